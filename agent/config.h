@@ -1,0 +1,39 @@
+/*
+ * The agent's configuration: one [agent] section and one [source "name"] section per database.
+ * Parsed with common/conf; every error names file:line.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct source_conf {
+	char *name;
+	unsigned line;
+	char *driver;
+	char *conninfo;      /* driver-specific: a libpq conninfo for pg; never logged */
+	unsigned interval;   /* seconds */
+	unsigned timeout;    /* statement timeout for catalog queries, seconds */
+	char *department;
+	char *system;
+	char *include;       /* comma-separated fnmatch patterns over "schema.table"; NULL = all */
+	char *exclude;
+	char *fixture;       /* driver "fixture": the schema file to read */
+};
+
+struct agent_conf {
+	char *path;
+	char *id;
+	char *collector;     /* ZeroMQ endpoint */
+	char *state_dir;
+	unsigned heartbeat;  /* seconds */
+	unsigned max_batch_bytes;
+	struct source_conf *sources;
+	size_t nsources;
+};
+
+/* 0, or 1 with a file:line message in err. */
+int agent_conf_load(const char *path, struct agent_conf **ret_conf, char *err, size_t errlen);
+void agent_conf_free(struct agent_conf *conf);
+/* True when "schema.table" is in the source's scope. */
+bool source_conf_in_scope(const struct source_conf *conf, const char *schema, const char *table);

@@ -1,0 +1,39 @@
+/*
+ * The driver registry. A driver reads one database's catalog into a snapshot; it knows nothing of
+ * scheduling, state or delivery. drivers[] in driver.c is the only place with HAVE_DRIVER_* tests;
+ * each backend lives in its own driver_<name>.c and exports exactly one struct driver_ops.
+ *
+ * Drivers never log. On failure they return a DRIVER_E_* code (or a negative errno) and leave a
+ * one-line message, free of credentials, in err; the source loop decides how to report it.
+ * A crawl that fails midway must leave the snapshot unusable to the caller: the caller discards it.
+ */
+#pragma once
+
+#include <stddef.h>
+
+#include "snapshot.h"
+
+struct source_conf;
+
+enum {
+	DRIVER_E_CONNECT = 1, /* server unreachable */
+	DRIVER_E_AUTH,        /* login refused */
+	DRIVER_E_PRIVILEGE,   /* connected, but not allowed to read the catalog */
+	DRIVER_E_QUERY,       /* a catalog query failed (includes timeouts) */
+	DRIVER_E_CONFIG,      /* the source's settings cannot work with this driver */
+};
+
+#define DRIVER_ERRLEN 512
+
+struct driver_ops {
+	const char *name;
+	/* Connects (or checks the connection) and returns a handle. */
+	int (*open)(const struct source_conf *conf, void **ret_handle, char *err);
+	/* One complete crawl in one read-only transaction; objects go into snap (not yet finished). */
+	int (*crawl)(void *handle, struct snapshot *snap, char *err);
+	void (*close)(void *handle);
+};
+
+const struct driver_ops *driver_lookup(const char *name);
+/* Comma-separated names of the drivers compiled in, for --help and config errors. */
+const char *driver_names(void);

@@ -1,0 +1,183 @@
+#include "buf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "utf8.h"
+#include "xmalloc.h"
+
+#define LSTR_NULL 0xff
+
+void buf_init(struct buf *b)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+}
+
+void buf_free(struct buf *b)
+{
+	free(b->data);
+	buf_init(b);
+}
+
+void buf_reset(struct buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+char *buf_steal(struct buf *b)
+{
+	char *s = b->data ? b->data : xstrdup("");
+
+	buf_init(b);
+	return s;
+}
+
+void buf_add(struct buf *b, const void *data, size_t len)
+{
+	xgrow(&b->data, &b->cap, b->len + len + 1, 1);
+	if (len)
+		memcpy(b->data + b->len, data, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+}
+
+void buf_addc(struct buf *b, char c)
+{
+	buf_add(b, &c, 1);
+}
+
+void buf_adds(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+void buf_vaddf(struct buf *b, const char *fmt, va_list ap)
+{
+	va_list aq;
+	int n;
+
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n < 0)
+		return;
+	xgrow(&b->data, &b->cap, b->len + (size_t)n + 1, 1);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+}
+
+void buf_addf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vaddf(b, fmt, ap);
+	va_end(ap);
+}
+
+void buf_add_varint(struct buf *b, uint64_t v)
+{
+	unsigned char tmp[10];
+	size_t n = 0;
+
+	do {
+		tmp[n] = v & 0x7f;
+		v >>= 7;
+		if (v)
+			tmp[n] |= 0x80;
+		n++;
+	} while (v);
+	buf_add(b, tmp, n);
+}
+
+void buf_add_lstr(struct buf *b, const char *s)
+{
+	size_t n;
+
+	if (!s) {
+		buf_addc(b, (char)LSTR_NULL);
+		return;
+	}
+	n = strlen(s);
+	buf_add_varint(b, n);
+	buf_add(b, s, n);
+}
+
+static void buf_add_json_escape(struct buf *b, unsigned char c)
+{
+	static const char *const esc[] = {
+		['"'] = "\\\"", ['\\'] = "\\\\", ['\b'] = "\\b", ['\f'] = "\\f",
+		['\n'] = "\\n", ['\r'] = "\\r", ['\t'] = "\\t",
+	};
+
+	if (c < sizeof(esc) / sizeof(esc[0]) && esc[c])
+		buf_adds(b, esc[c]);
+	else if (c < 0x20 || c == 0x7f)
+		buf_addf(b, "\\u%04x", c);
+	else
+		buf_addc(b, (char)c);
+}
+
+void buf_add_json_str(struct buf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	if (!s) {
+		buf_adds(b, "null");
+		return;
+	}
+	buf_addc(b, '"');
+	while (*p) {
+		size_t n = utf8_seqlen(p);
+
+		if (n == 0) {
+			buf_adds(b, "\xef\xbf\xbd");
+			p++;
+		} else if (n == 1) {
+			buf_add_json_escape(b, *p++);
+		} else {
+			buf_add(b, p, n);
+			p += n;
+		}
+	}
+	buf_addc(b, '"');
+}
+
+int cursor_varint(struct cursor *c, uint64_t *ret_v)
+{
+	uint64_t v = 0;
+	unsigned shift = 0;
+
+	while (c->p < c->end && shift < 64) {
+		unsigned char byte = *c->p++;
+
+		v |= (uint64_t)(byte & 0x7f) << shift;
+		if (!(byte & 0x80)) {
+			*ret_v = v;
+			return 0;
+		}
+		shift += 7;
+	}
+	return -EBADMSG;
+}
+
+int cursor_lstr(struct cursor *c, char **ret_s)
+{
+	uint64_t n;
+
+	if (c->p < c->end && *c->p == LSTR_NULL) {
+		c->p++;
+		*ret_s = NULL;
+		return 0;
+	}
+	if (cursor_varint(c, &n) < 0 || n > (uint64_t)(c->end - c->p))
+		return -EBADMSG;
+	*ret_s = xstrndup((const char *)c->p, n);
+	c->p += n;
+	return 0;
+}

@@ -1,0 +1,346 @@
+#include "model.h"
+
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "xmalloc.h"
+
+/*
+ * Attribute tables, one per kind. An attribute a driver sets that is not listed here is still
+ * hashed, stored and diffed (as an ADDITIVE text change), so a driver can carry extra detail without
+ * touching this file; listing it gives it a type and a severity. Severity reasoning:
+ * BREAKING breaks a reader or writer that worked before (a narrower type, a new NOT NULL, a removed
+ * default, different keys); ADDITIVE adds possibilities; COSMETIC changes documentation only.
+ */
+static const struct attr_def database_attrs[] = {
+	{ "comment", ATTR_TEXT, SEV_COSMETIC, false },
+	{ "encoding", ATTR_TEXT, SEV_BREAKING, false },
+	{ "collation", ATTR_TEXT, SEV_BREAKING, false },
+	{ "ctype", ATTR_TEXT, SEV_BREAKING, false },
+	{ NULL, 0, 0, false },
+};
+
+static const struct attr_def schema_attrs[] = {
+	{ "comment", ATTR_TEXT, SEV_COSMETIC, false },
+	{ "owner", ATTR_TEXT, SEV_COSMETIC, false },
+	{ NULL, 0, 0, false },
+};
+
+static const struct attr_def table_attrs[] = {
+	{ "comment", ATTR_TEXT, SEV_COSMETIC, false },
+	{ "owner", ATTR_TEXT, SEV_COSMETIC, false },
+	{ "partitioned", ATTR_BOOL, SEV_BREAKING, false },
+	{ "partition_key", ATTR_TEXT, SEV_BREAKING, false },
+	{ "partition_of", ATTR_REFS, SEV_BREAKING, false },
+	{ "partition_bound", ATTR_TEXT, SEV_BREAKING, false },
+	{ "foreign", ATTR_BOOL, SEV_BREAKING, false },
+	{ "foreign_server", ATTR_TEXT, SEV_BREAKING, false },
+	{ "unlogged", ATTR_BOOL, SEV_ADDITIVE, false },
+	{ "engine", ATTR_TEXT, SEV_ADDITIVE, false },
+	{ "collation", ATTR_TEXT, SEV_BREAKING, false },
+	{ NULL, 0, 0, false },
+};
+
+static const struct attr_def view_attrs[] = {
+	{ "comment", ATTR_TEXT, SEV_COSMETIC, false },
+	{ "owner", ATTR_TEXT, SEV_COSMETIC, false },
+	{ "definition_hash", ATTR_TEXT, SEV_BREAKING, false },
+	{ "depends_on", ATTR_REFS, SEV_BREAKING, false },
+	{ NULL, 0, 0, false },
+};
+
+/* type carries the change; family/length/precision/scale are hashed and decide its severity. */
+static const struct attr_def column_attrs[] = {
+	{ "ordinal", ATTR_INT, SEV_COSMETIC, false },
+	{ "type", ATTR_TEXT, SEV_BREAKING, false },
+	{ "family", ATTR_TEXT, SEV_BREAKING, true },
+	{ "length", ATTR_INT, SEV_BREAKING, true },
+	{ "precision", ATTR_INT, SEV_BREAKING, true },
+	{ "scale", ATTR_INT, SEV_BREAKING, true },
+	{ "unsigned", ATTR_BOOL, SEV_BREAKING, true },
+	{ "nullable", ATTR_BOOL, SEV_BREAKING, false },
+	{ "default", ATTR_TEXT, SEV_ADDITIVE, false },
+	{ "identity", ATTR_TEXT, SEV_ADDITIVE, false },
+	{ "generated", ATTR_TEXT, SEV_BREAKING, false },
+	{ "auto_increment", ATTR_BOOL, SEV_ADDITIVE, false },
+	{ "charset", ATTR_TEXT, SEV_BREAKING, false },
+	{ "collation", ATTR_TEXT, SEV_ADDITIVE, false },
+	{ "comment", ATTR_TEXT, SEV_COSMETIC, false },
+	{ NULL, 0, 0, false },
+};
+
+static const struct attr_def key_attrs[] = {
+	{ "columns", ATTR_REFS, SEV_BREAKING, false },
+	{ "deferrable", ATTR_TEXT, SEV_ADDITIVE, false },
+	{ "comment", ATTR_TEXT, SEV_COSMETIC, false },
+	{ NULL, 0, 0, false },
+};
+
+static const struct attr_def check_attrs[] = {
+	{ "expression", ATTR_TEXT, SEV_BREAKING, false },
+	{ "columns", ATTR_REFS, SEV_BREAKING, false },
+	{ "comment", ATTR_TEXT, SEV_COSMETIC, false },
+	{ NULL, 0, 0, false },
+};
+
+static const struct attr_def fk_attrs[] = {
+	{ "columns", ATTR_REFS, SEV_BREAKING, false },
+	{ "ref_table", ATTR_REFS, SEV_BREAKING, false },
+	{ "ref_columns", ATTR_REFS, SEV_BREAKING, false },
+	{ "on_update", ATTR_TEXT, SEV_BREAKING, false },
+	{ "on_delete", ATTR_TEXT, SEV_BREAKING, false },
+	{ "match", ATTR_TEXT, SEV_BREAKING, false },
+	{ "deferrable", ATTR_TEXT, SEV_ADDITIVE, false },
+	{ "comment", ATTR_TEXT, SEV_COSMETIC, false },
+	{ NULL, 0, 0, false },
+};
+
+static const struct attr_def index_attrs[] = {
+	{ "columns", ATTR_REFS, SEV_ADDITIVE, false },
+	{ "expressions", ATTR_TEXT, SEV_ADDITIVE, false },
+	{ "unique", ATTR_BOOL, SEV_BREAKING, false },
+	{ "method", ATTR_TEXT, SEV_COSMETIC, false },
+	{ "predicate", ATTR_TEXT, SEV_ADDITIVE, false },
+	{ "comment", ATTR_TEXT, SEV_COSMETIC, false },
+	{ NULL, 0, 0, false },
+};
+
+static const struct attr_def sequence_attrs[] = {
+	{ "type", ATTR_TEXT, SEV_BREAKING, false },
+	{ "start", ATTR_INT, SEV_ADDITIVE, false },
+	{ "increment", ATTR_INT, SEV_BREAKING, false },
+	{ "min", ATTR_INT, SEV_BREAKING, false },
+	{ "max", ATTR_INT, SEV_BREAKING, false },
+	{ "cycle", ATTR_BOOL, SEV_BREAKING, false },
+	{ "owned_by", ATTR_REFS, SEV_ADDITIVE, false },
+	{ "comment", ATTR_TEXT, SEV_COSMETIC, false },
+	{ NULL, 0, 0, false },
+};
+
+/* Indexed by enum obj_kind. Adding a constraint restricts writes, so it is BREAKING; dropping one
+ * loosens them, but readers may rely on the guarantee, so it is BREAKING too. */
+static const struct kind_def kinds[OBJ_KIND_COUNT] = {
+	[OBJ_DATABASE] = { "database", '/', SEV_ADDITIVE, SEV_BREAKING, database_attrs },
+	[OBJ_SCHEMA] = { "schema", '/', SEV_ADDITIVE, SEV_BREAKING, schema_attrs },
+	[OBJ_TABLE] = { "table", '/', SEV_ADDITIVE, SEV_BREAKING, table_attrs },
+	[OBJ_VIEW] = { "view", '/', SEV_ADDITIVE, SEV_BREAKING, view_attrs },
+	[OBJ_MATVIEW] = { "matview", '/', SEV_ADDITIVE, SEV_BREAKING, view_attrs },
+	[OBJ_COLUMN] = { "column", '.', SEV_ADDITIVE, SEV_BREAKING, column_attrs },
+	[OBJ_PRIMARY_KEY] = { "primary_key", '#', SEV_BREAKING, SEV_BREAKING, key_attrs },
+	[OBJ_UNIQUE] = { "unique", '#', SEV_BREAKING, SEV_BREAKING, key_attrs },
+	[OBJ_CHECK] = { "check", '#', SEV_BREAKING, SEV_BREAKING, check_attrs },
+	[OBJ_FOREIGN_KEY] = { "foreign_key", '#', SEV_BREAKING, SEV_BREAKING, fk_attrs },
+	[OBJ_INDEX] = { "index", '#', SEV_ADDITIVE, SEV_BREAKING, index_attrs },
+	[OBJ_SEQUENCE] = { "sequence", '/', SEV_ADDITIVE, SEV_BREAKING, sequence_attrs },
+};
+
+static const char *const severity_names[] = {
+	[SEV_COSMETIC] = "COSMETIC",
+	[SEV_ADDITIVE] = "ADDITIVE",
+	[SEV_BREAKING] = "BREAKING",
+};
+
+const struct kind_def *model_kind(enum obj_kind kind)
+{
+	return (unsigned)kind < OBJ_KIND_COUNT ? &kinds[kind] : NULL;
+}
+
+int model_kind_lookup(const char *name)
+{
+	for (int k = 0; k < OBJ_KIND_COUNT; k++)
+		if (strcmp(kinds[k].name, name) == 0)
+			return k;
+	return -1;
+}
+
+const struct attr_def *model_attr_def(enum obj_kind kind, const char *attr)
+{
+	const struct attr_def *d = model_kind(kind) ? kinds[kind].attrs : NULL;
+
+	for (; d && d->name; d++)
+		if (strcmp(d->name, attr) == 0)
+			return d;
+	return NULL;
+}
+
+const char *model_severity_name(enum severity sev)
+{
+	return (unsigned)sev <= SEV_BREAKING ? severity_names[sev] : "?";
+}
+
+int model_severity_lookup(const char *name)
+{
+	for (int s = SEV_COSMETIC; s <= SEV_BREAKING; s++)
+		if (strcasecmp(severity_names[s], name) == 0)
+			return s;
+	return -1;
+}
+
+struct obj *obj_new(enum obj_kind kind, const char *key, const char *parent, const char *name)
+{
+	struct obj *o = xcalloc(1, sizeof(*o));
+
+	o->kind = kind;
+	o->key = xstrdup(key);
+	o->parent = parent ? xstrdup(parent) : NULL;
+	o->name = xstrdup(name);
+	return o;
+}
+
+static void attrs_free(struct attr *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(a[i].name);
+		free(a[i].value);
+	}
+	free(a);
+}
+
+void obj_free(struct obj *o)
+{
+	if (!o)
+		return;
+	free(o->key);
+	free(o->parent);
+	free(o->name);
+	free(o->path);
+	attrs_free(o->attrs, o->nattrs);
+	attrs_free(o->obs, o->nobs);
+	free(o);
+}
+
+static struct attr *attrs_dup(const struct attr *a, size_t n)
+{
+	struct attr *d = xcalloc(n, sizeof(*d));
+
+	for (size_t i = 0; i < n; i++) {
+		d[i].name = xstrdup(a[i].name);
+		d[i].value = xstrdup(a[i].value);
+	}
+	return d;
+}
+
+struct obj *obj_dup(const struct obj *o)
+{
+	struct obj *d = obj_new(o->kind, o->key, o->parent, o->name);
+
+	d->path = o->path ? xstrdup(o->path) : NULL;
+	d->attrs = attrs_dup(o->attrs, o->nattrs);
+	d->nattrs = d->attrs_cap = o->nattrs;
+	d->obs = attrs_dup(o->obs, o->nobs);
+	d->nobs = d->obs_cap = o->nobs;
+	memcpy(d->hash, o->hash, sizeof(d->hash));
+	return d;
+}
+
+static void attrs_set(struct attr **a, size_t *n, size_t *cap, const char *name, const char *value)
+{
+	for (size_t i = 0; i < *n; i++) {
+		if (strcmp((*a)[i].name, name) != 0)
+			continue;
+		free((*a)[i].value);
+		if (value) {
+			(*a)[i].value = xstrdup(value);
+		} else {
+			free((*a)[i].name);
+			memmove(&(*a)[i], &(*a)[i + 1], (*n - i - 1) * sizeof(**a));
+			(*n)--;
+		}
+		return;
+	}
+	if (!value)
+		return;
+	xgrow(a, cap, *n + 1, sizeof(**a));
+	(*a)[*n].name = xstrdup(name);
+	(*a)[*n].value = xstrdup(value);
+	(*n)++;
+}
+
+void obj_set(struct obj *o, const char *name, const char *value)
+{
+	attrs_set(&o->attrs, &o->nattrs, &o->attrs_cap, name, value);
+}
+
+void obj_setf(struct obj *o, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+	struct buf b;
+
+	buf_init(&b);
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	obj_set(o, name, b.data ? b.data : "");
+	buf_free(&b);
+}
+
+void obj_set_obs(struct obj *o, const char *name, const char *value)
+{
+	attrs_set(&o->obs, &o->nobs, &o->obs_cap, name, value);
+}
+
+static const char *attrs_get(const struct attr *a, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(a[i].name, name) == 0)
+			return a[i].value;
+	return NULL;
+}
+
+const char *obj_get(const struct obj *o, const char *name)
+{
+	return attrs_get(o->attrs, o->nattrs, name);
+}
+
+const char *obj_get_obs(const struct obj *o, const char *name)
+{
+	return attrs_get(o->obs, o->nobs, name);
+}
+
+static int attr_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct attr *)a)->name, ((const struct attr *)b)->name);
+}
+
+void obj_sort_attrs(struct obj *o)
+{
+	if (o->nattrs > 1)
+		qsort(o->attrs, o->nattrs, sizeof(*o->attrs), attr_cmp);
+	if (o->nobs > 1)
+		qsort(o->obs, o->nobs, sizeof(*o->obs), attr_cmp);
+}
+
+/* Canonical encoding: a version byte, then kind, key, parent, name and the sorted attributes, each
+ * length-prefixed so that no two different objects encode alike. Path and obs are left out: a
+ * rename of a table must not change its columns' hashes, and statistics are not schema. */
+void obj_hash(struct obj *o)
+{
+	struct buf b;
+
+	buf_init(&b);
+	buf_addc(&b, 1);
+	buf_add_varint(&b, (uint64_t)o->kind);
+	buf_add_lstr(&b, o->key);
+	buf_add_lstr(&b, o->parent);
+	buf_add_lstr(&b, o->name);
+	buf_add_varint(&b, o->nattrs);
+	for (size_t i = 0; i < o->nattrs; i++) {
+		buf_add_lstr(&b, o->attrs[i].name);
+		buf_add_lstr(&b, o->attrs[i].value);
+	}
+	crypto_hash_sha256(o->hash, (const unsigned char *)b.data, b.len);
+	buf_free(&b);
+}
+
+bool obj_obs_equal(const struct obj *a, const struct obj *b)
+{
+	if (a->nobs != b->nobs)
+		return false;
+	for (size_t i = 0; i < a->nobs; i++)
+		if (strcmp(a->obs[i].name, b->obs[i].name) != 0 || strcmp(a->obs[i].value, b->obs[i].value) != 0)
+			return false;
+	return true;
+}

@@ -1,0 +1,110 @@
+/*
+ * The normalised schema model every driver produces and every other part consumes.
+ *
+ * An object is a kind, a stable key inside its source, the key of its parent, a name and a set of
+ * string attributes. The kind table (model.c) says, for each kind, how its path is written and, for
+ * each attribute, whether it is a reference to other objects and how severe a change to it is. Keeping
+ * the model generic keeps the snapshot, diff, wire and catalog code free of per-kind switch ladders:
+ * a new attribute is one line in that table and one assignment in a driver.
+ *
+ * Observations (estimated rows, total bytes) live in obs[], apart from attrs[]: they update the
+ * catalog but are never hashed and never make history (DESIGN §2).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum obj_kind {
+	OBJ_DATABASE,
+	OBJ_SCHEMA,
+	OBJ_TABLE,
+	OBJ_VIEW,
+	OBJ_MATVIEW,
+	OBJ_COLUMN,
+	OBJ_PRIMARY_KEY,
+	OBJ_UNIQUE,
+	OBJ_CHECK,
+	OBJ_FOREIGN_KEY,
+	OBJ_INDEX,
+	OBJ_SEQUENCE,
+	OBJ_KIND_COUNT
+};
+
+enum severity {
+	SEV_COSMETIC,
+	SEV_ADDITIVE,
+	SEV_BREAKING,
+};
+
+/*
+ * Attribute value types. REFS values are lists of object keys joined by MODEL_REF_SEP; the diff, the
+ * catalog and the CLI render them as names, and the collector derives graph edges from them. Keys, not
+ * names, are hashed so that renaming a column is one RENAME, not a RENAME plus an ALTER on every index
+ * and constraint that uses it.
+ */
+enum attr_type {
+	ATTR_TEXT,
+	ATTR_BOOL,   /* "true" or absent */
+	ATTR_INT,
+	ATTR_REFS,
+};
+
+#define MODEL_REF_SEP '\x1f'
+#define MODEL_REF_SEP_STR "\x1f"
+
+struct attr {
+	char *name;
+	char *value;
+};
+
+struct obj {
+	enum obj_kind kind;
+	char *key;    /* stable inside the source: PostgreSQL "r:16384", "a:16384:3"; never contains MODEL_REF_SEP */
+	char *parent; /* key of the containing object; NULL only for the database */
+	char *name;
+	char *path;   /* set by snapshot_finish: source/database/schema/table[.column|#constraint] */
+	struct attr *attrs; /* sorted by name once the snapshot is finished; names unique */
+	size_t nattrs, attrs_cap;
+	struct attr *obs;
+	size_t nobs, obs_cap;
+	unsigned char hash[32]; /* SHA-256 of the canonical encoding; set by snapshot_finish */
+};
+
+/* What a kind's attributes mean to the diff. */
+struct attr_def {
+	const char *name;
+	enum attr_type type;
+	enum severity sev;    /* severity of a change; type and nullability get rules of their own */
+	bool folded;          /* hashed but reported through another field (length through type) */
+};
+
+struct kind_def {
+	const char *name;     /* as users type it: "table", "column", "foreign_key" … */
+	char path_sep;        /* separator before this object's name in its path */
+	enum severity add_sev;
+	enum severity drop_sev;
+	const struct attr_def *attrs; /* terminated by a NULL name */
+};
+
+const struct kind_def *model_kind(enum obj_kind kind);
+/* -1 when name is not a kind. */
+int model_kind_lookup(const char *name);
+const struct attr_def *model_attr_def(enum obj_kind kind, const char *attr);
+const char *model_severity_name(enum severity sev);
+int model_severity_lookup(const char *name);
+
+struct obj *obj_new(enum obj_kind kind, const char *key, const char *parent, const char *name);
+void obj_free(struct obj *o);
+struct obj *obj_dup(const struct obj *o);
+/* Sets (replacing) an attribute; a NULL value removes it. Empty strings are stored as given. */
+void obj_set(struct obj *o, const char *name, const char *value);
+void obj_setf(struct obj *o, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void obj_set_obs(struct obj *o, const char *name, const char *value);
+/* Borrowed; NULL when absent. Linear before snapshot_finish, binary search after. */
+const char *obj_get(const struct obj *o, const char *name);
+const char *obj_get_obs(const struct obj *o, const char *name);
+void obj_sort_attrs(struct obj *o);
+/* The canonical content hash over kind, key, parent, name and attrs (not path, not obs). */
+void obj_hash(struct obj *o);
+bool obj_obs_equal(const struct obj *a, const struct obj *b);

@@ -1,0 +1,50 @@
+/*
+ * A snapshot: the canonical, sorted set of objects of one source at one crawl (DESIGN §2).
+ *
+ * Drivers add objects in any order; snapshot_finish sorts them by key, checks that keys are unique and
+ * that every parent exists, writes each object's path and content hash, and computes the root hash.
+ * Diff, storage and the wire all rely on the sort. The snapshot owns its objects.
+ *
+ * The serialised form (snapshot_encode) is the canonical encoding, length-prefixed and versioned; the
+ * agent keeps the last one per source in its state store and the collector stages resyncs in it.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "model.h"
+
+enum {
+	SNAPSHOT_E_CORRUPT = 1, /* encoded snapshot is truncated or malformed */
+	SNAPSHOT_E_DUPLICATE,   /* two objects share a key */
+	SNAPSHOT_E_ORPHAN,      /* an object's parent is not in the snapshot */
+};
+
+struct snapshot {
+	char *source;
+	struct obj **objs;
+	size_t nobjs, cap;
+	unsigned char root[32];
+	char error[256]; /* the message behind the last SNAPSHOT_E_* */
+};
+
+struct snapshot *snapshot_new(const char *source);
+void snapshot_free(struct snapshot *s);
+/* Takes ownership of *o and sets it to NULL. Returns the object, borrowed. */
+struct obj *snapshot_add(struct snapshot *s, struct obj **o);
+int snapshot_finish(struct snapshot *s);
+/* Borrowed; NULL when absent. Needs a finished snapshot. */
+struct obj *snapshot_find(const struct snapshot *s, const char *key);
+/* Number of objects of the given kind. */
+size_t snapshot_count(const struct snapshot *s, enum obj_kind kind);
+/* Renders a REFS value as a comma-separated list of names (a column's name, a table's path within the
+ * database) using this snapshot; unknown keys are rendered as the key itself. Allocated. */
+char *snapshot_render_refs(const struct snapshot *s, const char *refs);
+
+/* The root hash as 64 lowercase hex characters plus NUL. */
+void hash_hex(const unsigned char hash[32], char out[65]);
+
+void snapshot_encode(const struct snapshot *s, struct buf *out);
+int snapshot_decode(const void *data, size_t len, struct snapshot **ret_s);

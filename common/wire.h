@@ -1,0 +1,43 @@
+/*
+ * Wire conversion: the only model-side code that touches protobuf-c types (STYLE.md). It turns
+ * snapshots, diffs and status into Envelope bytes and back, and validates what it decodes so that
+ * nothing malformed reaches a store: required fields, enum ranges, UTF-8 everywhere, sane sizes.
+ *
+ * Encoders append to a struct buf. Decoders return a struct wire_msg that owns the unpacked
+ * protobuf message; its pointers are borrowed from it.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "diff.h"
+#include "prospector.pb-c.h"
+#include "snapshot.h"
+
+#define WIRE_PROTOCOL 1
+
+enum {
+	WIRE_E_DECODE = 1, /* not a protobuf Envelope */
+	WIRE_E_INVALID,    /* decoded, but a field is missing, out of range or not UTF-8 */
+	WIRE_E_PROTOCOL,   /* a protocol version we do not speak */
+};
+
+struct wire_msg {
+	Prospector__Envelope *env;
+	char error[256];
+};
+
+int wire_decode(const void *data, size_t len, struct wire_msg *ret_msg);
+void wire_msg_clear(struct wire_msg *msg);
+void wire_encode_envelope(Prospector__Envelope *env, struct buf *out);
+
+/* Model ↔ protobuf. The protobuf structs built here own heap copies; free with wire_free_*. */
+Prospector__Object *wire_object_from_obj(const struct obj *o);
+void wire_object_free(Prospector__Object *po);
+/* Rebuilds an object, recomputing its hash; 0 or WIRE_E_INVALID. */
+int wire_obj_from_object(const Prospector__Object *po, struct obj **ret_o);
+/* One Change message per changed object; rows with REFS rendered by name through the snapshots. */
+Prospector__Change *wire_change_from_change(const struct change *c);
+void wire_change_free(Prospector__Change *pc);
