@@ -56,5 +56,7 @@ int conf_load(const char *path, struct conf **ret_c);
 void conf_free(struct conf *c);
 /* Fills target from section s. 0 or 1 with c->error set. Unknown keys are warned about (log_warnx). */
 int conf_apply(struct conf *c, const struct conf_section *s, const struct conf_key *keys, void *target);
+/* The first section of that type, or NULL. */
+const struct conf_section *conf_section(const struct conf *c, const char *type);
 /* "5m" → 300. 0 on success, -EINVAL otherwise. */
 int conf_parse_duration(const char *s, unsigned *ret_seconds);

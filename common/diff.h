@@ -41,7 +41,7 @@ struct change {
 };
 
 struct diff {
-	struct change *changes; /* sorted by key */
+	struct change *changes; /* in path order: a parent right before its children */
 	size_t nchanges, cap;
 };
 

@@ -1,0 +1,313 @@
+#include "diff.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "xmalloc.h"
+
+/* Type parameters compared to decide whether a type change widens (ADDITIVE) or narrows (BREAKING).
+ * Absent means unlimited, so going from absent to a value narrows. */
+static const char *const type_params[] = { "length", "precision", "scale" };
+
+static const char *const op_names[] = {
+	[CHANGE_ADD] = "ADD",
+	[CHANGE_DROP] = "DROP",
+	[CHANGE_ALTER] = "ALTER",
+	[CHANGE_RENAME] = "RENAME",
+};
+
+const char *change_op_name(enum change_op op)
+{
+	return (unsigned)op <= CHANGE_RENAME ? op_names[op] : "?";
+}
+
+int change_op_lookup(const char *name)
+{
+	for (int op = CHANGE_ADD; op <= CHANGE_RENAME; op++)
+		if (strcasecmp(op_names[op], name) == 0)
+			return op;
+	return -1;
+}
+
+struct diff *diff_new(void)
+{
+	return xcalloc(1, sizeof(struct diff));
+}
+
+static void change_clear(struct change *c)
+{
+	for (size_t i = 0; i < c->nrows; i++) {
+		free(c->rows[i].field);
+		free(c->rows[i].before);
+		free(c->rows[i].after);
+	}
+	free(c->rows);
+}
+
+void diff_free(struct diff *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->nchanges; i++)
+		change_clear(&d->changes[i]);
+	free(d->changes);
+	free(d);
+}
+
+static struct change *diff_add_change(struct diff *d, enum change_op op, const struct obj *old,
+				      const struct obj *new)
+{
+	struct change *c;
+
+	xgrow(&d->changes, &d->cap, d->nchanges + 1, sizeof(*d->changes));
+	c = &d->changes[d->nchanges++];
+	memset(c, 0, sizeof(*c));
+	c->op = op;
+	c->old = old;
+	c->new = new;
+	return c;
+}
+
+/* Takes ownership of before and after. */
+static void change_add_row(struct change *c, enum change_op op, const char *field, char *before,
+			   char *after, enum severity sev)
+{
+	struct change_row *r;
+
+	xgrow(&c->rows, &c->rows_cap, c->nrows + 1, sizeof(*c->rows));
+	r = &c->rows[c->nrows++];
+	r->op = op;
+	r->field = field ? xstrdup(field) : NULL;
+	r->before = before;
+	r->after = after;
+	r->sev = sev;
+	r->heuristic = false;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+char *diff_obj_summary(const struct obj *o, const struct snapshot *snap)
+{
+	struct buf b;
+
+	buf_init(&b);
+	buf_addc(&b, '{');
+	for (size_t i = 0; i < o->nattrs; i++) {
+		const struct attr_def *def = model_attr_def(o->kind, o->attrs[i].name);
+		char *rendered = NULL;
+
+		if (def && def->folded)
+			continue;
+		if (def && def->type == ATTR_REFS)
+			rendered = snapshot_render_refs(snap, o->attrs[i].value);
+		if (b.len > 1)
+			buf_addc(&b, ',');
+		buf_add_json_str(&b, o->attrs[i].name);
+		buf_addc(&b, ':');
+		buf_add_json_str(&b, rendered ? rendered : o->attrs[i].value);
+		free(rendered);
+	}
+	buf_addc(&b, '}');
+	return buf_steal(&b);
+}
+
+/* Whatever comes with a new parent (the columns and keys of a new table) breaks nobody; a new column
+ * that existing INSERTs cannot satisfy, or a new constraint on an existing table, may. */
+static enum severity diff_add_severity(const struct snapshot *old, const struct obj *o)
+{
+	if (o->parent && !snapshot_find(old, o->parent))
+		return SEV_ADDITIVE;
+	if (o->kind == OBJ_COLUMN && !obj_get(o, "nullable") && !obj_get(o, "default") &&
+	    !obj_get(o, "identity") && !obj_get(o, "generated") && !obj_get(o, "auto_increment"))
+		return SEV_BREAKING;
+	return model_kind(o->kind)->add_sev;
+}
+
+static int param_cmp(const char *old, const char *new)
+{
+	if (!old && !new)
+		return 0;
+	if (!old)
+		return -1; /* unlimited → limited */
+	if (!new)
+		return 1;
+	long long a = strtoll(old, NULL, 10), b = strtoll(new, NULL, 10);
+
+	return a < b ? 1 : a > b ? -1 : 0;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Widening within a family is ADDITIVE; anything else that changes the type breaks someone. */
+static enum severity diff_type_severity(const struct obj *old, const struct obj *new)
+{
+	if (!str_eq(obj_get(old, "family"), obj_get(new, "family")) ||
+	    !str_eq(obj_get(old, "unsigned"), obj_get(new, "unsigned")))
+		return SEV_BREAKING;
+	for (size_t i = 0; i < sizeof(type_params) / sizeof(type_params[0]); i++)
+		if (param_cmp(obj_get(old, type_params[i]), obj_get(new, type_params[i])) < 0)
+			return SEV_BREAKING;
+	return SEV_ADDITIVE;
+}
+
+/* Losing a default, or gaining NOT NULL, breaks writers; the opposite only adds possibilities. */
+static enum severity diff_attr_severity(const struct obj *old, const struct obj *new, const char *name,
+					const char *before, const char *after)
+{
+	const struct attr_def *def = model_attr_def(new->kind, name);
+
+	if (strcmp(name, "type") == 0 && new->kind == OBJ_COLUMN)
+		return diff_type_severity(old, new);
+	if (strcmp(name, "nullable") == 0)
+		return after ? SEV_ADDITIVE : SEV_BREAKING;
+	if (strcmp(name, "default") == 0 && before && !after)
+		return SEV_BREAKING;
+	return def ? def->sev : SEV_ADDITIVE;
+}
+
+static char *diff_render(const struct obj *o, const struct snapshot *snap, const char *name,
+			 const char *value)
+{
+	const struct attr_def *def = model_attr_def(o->kind, name);
+
+	if (!value)
+		return NULL;
+	if (def && def->type == ATTR_REFS)
+		return snapshot_render_refs(snap, value);
+	return xstrdup(value);
+}
+
+static void diff_attr(struct change *c, const struct snapshot *os, const struct snapshot *ns,
+		      const char *name, const char *before, const char *after)
+{
+	const struct attr_def *def = model_attr_def(c->new->kind, name);
+	char *b, *a;
+
+	/* Folded parameters speak through "type", unless the type text itself did not change. */
+	if (def && def->folded && !str_eq(obj_get(c->old, "type"), obj_get(c->new, "type")))
+		return;
+	b = diff_render(c->old, os, name, before);
+	a = diff_render(c->new, ns, name, after);
+	if (str_eq(a, b)) { /* REFS whose keys changed but render alike are still a change */
+		free(a);
+		free(b);
+		b = dup_or_null(before);
+		a = dup_or_null(after);
+	}
+	change_add_row(c, CHANGE_ALTER, name, b, a, diff_attr_severity(c->old, c->new, name, before, after));
+}
+
+/* Both attribute arrays are sorted by name (snapshot_finish), so this is a merge walk. */
+static void diff_attrs(struct change *c, const struct snapshot *os, const struct snapshot *ns)
+{
+	const struct obj *o = c->old, *n = c->new;
+	size_t i = 0, j = 0;
+
+	while (i < o->nattrs || j < n->nattrs) {
+		int cmp = i == o->nattrs ? 1 : j == n->nattrs ? -1 : strcmp(o->attrs[i].name, n->attrs[j].name);
+
+		if (cmp < 0) {
+			diff_attr(c, os, ns, o->attrs[i].name, o->attrs[i].value, NULL);
+			i++;
+		} else if (cmp > 0) {
+			diff_attr(c, os, ns, n->attrs[j].name, NULL, n->attrs[j].value);
+			j++;
+		} else {
+			if (strcmp(o->attrs[i].value, n->attrs[j].value) != 0)
+				diff_attr(c, os, ns, n->attrs[j].name, o->attrs[i].value, n->attrs[j].value);
+			i++;
+			j++;
+		}
+	}
+}
+
+static char *parent_path(const struct snapshot *s, const char *key)
+{
+	const struct obj *p = key ? snapshot_find(s, key) : NULL;
+
+	return p ? xstrdup(p->path) : dup_or_null(key);
+}
+
+static void diff_alter(struct diff *d, const struct snapshot *os, const struct snapshot *ns,
+		       const struct obj *old, const struct obj *new)
+{
+	struct change *c = diff_add_change(d, CHANGE_ALTER, old, new);
+
+	if (old->kind != new->kind) /* a table became a view under the same oid: report its kind */
+		change_add_row(c, CHANGE_ALTER, "kind", xstrdup(model_kind(old->kind)->name),
+			       xstrdup(model_kind(new->kind)->name), SEV_BREAKING);
+	if (strcmp(old->name, new->name) != 0)
+		change_add_row(c, CHANGE_RENAME, "name", xstrdup(old->name), xstrdup(new->name), SEV_BREAKING);
+	if (!str_eq(old->parent, new->parent))
+		change_add_row(c, CHANGE_ALTER, "parent", parent_path(os, old->parent),
+			       parent_path(ns, new->parent), SEV_BREAKING);
+	diff_attrs(c, os, ns);
+}
+
+static void diff_added(struct diff *d, const struct snapshot *os, const struct snapshot *ns, const struct obj *o)
+{
+	struct change *c = diff_add_change(d, CHANGE_ADD, NULL, o);
+
+	change_add_row(c, CHANGE_ADD, NULL, NULL, diff_obj_summary(o, ns), diff_add_severity(os, o));
+}
+
+static void diff_dropped(struct diff *d, const struct snapshot *os, const struct obj *o)
+{
+	struct change *c = diff_add_change(d, CHANGE_DROP, o, NULL);
+
+	change_add_row(c, CHANGE_DROP, NULL, diff_obj_summary(o, os), NULL, model_kind(o->kind)->drop_sev);
+}
+
+/* Separators rank below every other byte, '.' (columns) before '#' (keys, indexes) before '/'
+ * (contained tables, partitions), so a parent comes right before its own children. */
+static int path_rank(unsigned char c)
+{
+	return !c ? 0 : c == '.' ? 1 : c == '#' ? 2 : c == '/' ? 3 : c + 3;
+}
+
+static int change_path_cmp(const void *a, const void *b)
+{
+	const struct change *x = a, *y = b;
+	const unsigned char *p = (const unsigned char *)(x->new ? x->new : x->old)->path;
+	const unsigned char *q = (const unsigned char *)(y->new ? y->new : y->old)->path;
+
+	while (*p && *p == *q) {
+		p++;
+		q++;
+	}
+	return path_rank(*p) - path_rank(*q);
+}
+
+struct diff *diff_snapshots(const struct snapshot *old, const struct snapshot *new)
+{
+	struct diff *d = diff_new();
+	size_t on = old ? old->nobjs : 0, i = 0, j = 0;
+
+	while (i < on || j < new->nobjs) {
+		const struct obj *o = i < on ? old->objs[i] : NULL;
+		const struct obj *n = j < new->nobjs ? new->objs[j] : NULL;
+		int cmp = !o ? 1 : !n ? -1 : strcmp(o->key, n->key);
+
+		if (cmp < 0) {
+			diff_dropped(d, old, o);
+			i++;
+		} else if (cmp > 0) {
+			diff_added(d, old, new, n);
+			j++;
+		} else {
+			if (memcmp(o->hash, n->hash, sizeof(o->hash)) != 0)
+				diff_alter(d, old, new, o, n);
+			i++;
+			j++;
+		}
+	}
+	qsort(d->changes, d->nchanges, sizeof(*d->changes), change_path_cmp);
+	return d;
+}

@@ -1,0 +1,285 @@
+#include "snapshot.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xmalloc.h"
+
+/* The first byte of an encoded snapshot; bump it when the encoding changes. */
+#define SNAPSHOT_FORMAT 1
+
+struct snapshot *snapshot_new(const char *source)
+{
+	struct snapshot *s = xcalloc(1, sizeof(*s));
+
+	s->source = xstrdup(source);
+	return s;
+}
+
+void snapshot_free(struct snapshot *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nobjs; i++)
+		obj_free(s->objs[i]);
+	free(s->objs);
+	free(s->source);
+	free(s);
+}
+
+struct obj *snapshot_add(struct snapshot *s, struct obj **o)
+{
+	struct obj *added = *o;
+
+	xgrow(&s->objs, &s->cap, s->nobjs + 1, sizeof(*s->objs));
+	s->objs[s->nobjs++] = added;
+	*o = NULL;
+	return added;
+}
+
+static int obj_key_cmp(const void *a, const void *b)
+{
+	const struct obj *const *x = a, *const *y = b;
+
+	return strcmp((*x)->key, (*y)->key);
+}
+
+struct obj *snapshot_find(const struct snapshot *s, const char *key)
+{
+	struct obj probe = { .key = (char *)key };
+	const struct obj *pp = &probe;
+	struct obj **hit;
+
+	if (!s)
+		return NULL;
+	hit = bsearch(&pp, s->objs, s->nobjs, sizeof(*s->objs), obj_key_cmp);
+	return hit ? *hit : NULL;
+}
+
+size_t snapshot_count(const struct snapshot *s, enum obj_kind kind)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nobjs; i++)
+		n += s->objs[i]->kind == kind;
+	return n;
+}
+
+static int snapshot_fail(struct snapshot *s, int code, const char *fmt, const char *key)
+{
+	snprintf(s->error, sizeof(s->error), fmt, key);
+	return code;
+}
+
+/* Writes o's path, and its ancestors' first (they may come later in key order). depth guards against
+ * a parent cycle, which a well-behaved driver never produces but a corrupt input could. */
+static int snapshot_set_path(struct snapshot *s, struct obj *o, unsigned depth)
+{
+	struct obj *parent;
+	int r;
+
+	if (o->path)
+		return 0;
+	if (!o->parent) {
+		o->path = xasprintf("%s/%s", s->source, o->name);
+		return 0;
+	}
+	parent = snapshot_find(s, o->parent);
+	if (!parent || depth > 16)
+		return snapshot_fail(s, SNAPSHOT_E_ORPHAN, "object '%s' has no parent in the snapshot", o->key);
+	r = snapshot_set_path(s, parent, depth + 1);
+	if (r)
+		return r;
+	o->path = xasprintf("%s%c%s", parent->path, model_kind(o->kind)->path_sep, o->name);
+	return 0;
+}
+
+static void snapshot_root_hash(struct snapshot *s)
+{
+	crypto_hash_sha256_state st;
+
+	crypto_hash_sha256_init(&st);
+	for (size_t i = 0; i < s->nobjs; i++) {
+		const struct obj *o = s->objs[i];
+
+		crypto_hash_sha256_update(&st, (const unsigned char *)o->key, strlen(o->key) + 1);
+		crypto_hash_sha256_update(&st, o->hash, sizeof(o->hash));
+	}
+	crypto_hash_sha256_final(&st, s->root);
+}
+
+int snapshot_finish(struct snapshot *s)
+{
+	int r;
+
+	qsort(s->objs, s->nobjs, sizeof(*s->objs), obj_key_cmp);
+	for (size_t i = 1; i < s->nobjs; i++)
+		if (strcmp(s->objs[i - 1]->key, s->objs[i]->key) == 0)
+			return snapshot_fail(s, SNAPSHOT_E_DUPLICATE, "two objects share the key '%s'", s->objs[i]->key);
+	for (size_t i = 0; i < s->nobjs; i++) {
+		free(s->objs[i]->path);
+		s->objs[i]->path = NULL;
+	}
+	for (size_t i = 0; i < s->nobjs; i++) {
+		r = snapshot_set_path(s, s->objs[i], 0);
+		if (r)
+			return r;
+		obj_sort_attrs(s->objs[i]);
+		obj_hash(s->objs[i]);
+	}
+	snapshot_root_hash(s);
+	return 0;
+}
+
+/* A column is named by its name; anything else by its path inside the source, without the source. */
+static const char *snapshot_ref_name(const struct obj *o)
+{
+	const char *p;
+
+	if (o->kind == OBJ_COLUMN || !o->path)
+		return o->name;
+	p = strchr(o->path, '/');
+	return p ? p + 1 : o->path;
+}
+
+char *snapshot_render_refs(const struct snapshot *s, const char *refs)
+{
+	struct buf b;
+	const char *p = refs;
+
+	buf_init(&b);
+	while (p && *p) {
+		const char *end = strchr(p, MODEL_REF_SEP);
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		char *key = xstrndup(p, n);
+		const struct obj *o = snapshot_find(s, key);
+
+		if (b.len)
+			buf_adds(&b, ",");
+		buf_adds(&b, o ? snapshot_ref_name(o) : key);
+		free(key);
+		p = end ? end + 1 : NULL;
+	}
+	return buf_steal(&b);
+}
+
+void hash_hex(const unsigned char hash[32], char out[65])
+{
+	sodium_bin2hex(out, 65, hash, 32);
+}
+
+static void attrs_encode(struct buf *out, const struct attr *a, size_t n)
+{
+	buf_add_varint(out, n);
+	for (size_t i = 0; i < n; i++) {
+		buf_add_lstr(out, a[i].name);
+		buf_add_lstr(out, a[i].value);
+	}
+}
+
+void snapshot_encode(const struct snapshot *s, struct buf *out)
+{
+	buf_addc(out, SNAPSHOT_FORMAT);
+	buf_add_lstr(out, s->source);
+	buf_add_varint(out, s->nobjs);
+	for (size_t i = 0; i < s->nobjs; i++) {
+		const struct obj *o = s->objs[i];
+
+		buf_add_varint(out, (uint64_t)o->kind);
+		buf_add_lstr(out, o->key);
+		buf_add_lstr(out, o->parent);
+		buf_add_lstr(out, o->name);
+		attrs_encode(out, o->attrs, o->nattrs);
+		attrs_encode(out, o->obs, o->nobs);
+	}
+}
+
+static int attrs_decode(struct cursor *c, struct obj *o, bool obs)
+{
+	uint64_t n;
+
+	if (cursor_varint(c, &n) < 0 || n > (uint64_t)(c->end - c->p))
+		return -EBADMSG;
+	for (uint64_t i = 0; i < n; i++) {
+		char *name = NULL, *value = NULL;
+		int r = cursor_lstr(c, &name);
+
+		if (r == 0)
+			r = cursor_lstr(c, &value);
+		if (r == 0 && (!name || !value))
+			r = -EBADMSG;
+		if (r == 0)
+			(obs ? obj_set_obs : obj_set)(o, name, value);
+		free(name);
+		free(value);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int obj_decode(struct cursor *c, struct obj **ret_o)
+{
+	uint64_t kind;
+	char *key = NULL, *parent = NULL, *name = NULL;
+	struct obj *o = NULL;
+	int r = -EBADMSG;
+
+	if (cursor_varint(c, &kind) < 0 || kind >= OBJ_KIND_COUNT)
+		return -EBADMSG;
+	if (cursor_lstr(c, &key) < 0 || cursor_lstr(c, &parent) < 0 || cursor_lstr(c, &name) < 0)
+		goto out;
+	if (!key || !name)
+		goto out;
+	o = obj_new((enum obj_kind)kind, key, parent, name);
+	r = attrs_decode(c, o, false);
+	if (r == 0)
+		r = attrs_decode(c, o, true);
+out:
+	free(key);
+	free(parent);
+	free(name);
+	if (r < 0) {
+		obj_free(o);
+		return r;
+	}
+	*ret_o = o;
+	return 0;
+}
+
+int snapshot_decode(const void *data, size_t len, struct snapshot **ret_s)
+{
+	struct cursor c = { data, (const unsigned char *)data + len };
+	struct snapshot *s = NULL;
+	char *source = NULL;
+	uint64_t n;
+	int r;
+
+	if (len < 1 || *c.p++ != SNAPSHOT_FORMAT)
+		return SNAPSHOT_E_CORRUPT;
+	if (cursor_lstr(&c, &source) < 0 || !source || cursor_varint(&c, &n) < 0 || n > len) {
+		free(source);
+		return SNAPSHOT_E_CORRUPT;
+	}
+	s = snapshot_new(source);
+	free(source);
+	for (uint64_t i = 0; i < n; i++) {
+		struct obj *o;
+
+		if (obj_decode(&c, &o) < 0) {
+			snapshot_free(s);
+			return SNAPSHOT_E_CORRUPT;
+		}
+		snapshot_add(s, &o);
+	}
+	r = c.p == c.end ? snapshot_finish(s) : SNAPSHOT_E_CORRUPT;
+	if (r) {
+		snapshot_free(s);
+		return SNAPSHOT_E_CORRUPT;
+	}
+	*ret_s = s;
+	return 0;
+}
