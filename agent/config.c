@@ -1,0 +1,223 @@
+#include "config.h"
+
+#include <fnmatch.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "driver.h"
+#include "xmalloc.h"
+
+#define DEFAULT_STATE_DIR "/var/lib/prospector"
+#define DEFAULT_INTERVAL 300
+#define DEFAULT_TIMEOUT 30
+#define DEFAULT_HEARTBEAT 30
+#define DEFAULT_MAX_BATCH (1024 * 1024)
+
+static const struct conf_key agent_keys[] = {
+	{ "id", CONF_STRING, true, offsetof(struct agent_conf, id) },
+	{ "collector", CONF_STRING, true, offsetof(struct agent_conf, collector) },
+	{ "state_dir", CONF_STRING, false, offsetof(struct agent_conf, state_dir) },
+	{ "heartbeat", CONF_DURATION, false, offsetof(struct agent_conf, heartbeat) },
+	{ "max_batch_bytes", CONF_UINT, false, offsetof(struct agent_conf, max_batch_bytes) },
+	{ NULL, 0, false, 0 },
+};
+
+static const struct conf_key source_keys[] = {
+	{ "driver", CONF_STRING, true, offsetof(struct source_conf, driver) },
+	{ "conninfo", CONF_STRING, false, offsetof(struct source_conf, conninfo) },
+	{ "interval", CONF_DURATION, false, offsetof(struct source_conf, interval) },
+	{ "timeout", CONF_DURATION, false, offsetof(struct source_conf, timeout) },
+	{ "department", CONF_STRING, false, offsetof(struct source_conf, department) },
+	{ "system", CONF_STRING, false, offsetof(struct source_conf, system) },
+	{ "include", CONF_LIST, false, offsetof(struct source_conf, include) },
+	{ "exclude", CONF_LIST, false, offsetof(struct source_conf, exclude) },
+	{ "fixture", CONF_STRING, false, offsetof(struct source_conf, fixture) },
+	{ NULL, 0, false, 0 },
+};
+
+/* What each driver needs besides the common keys: a driver-specific required key. */
+static const struct {
+	const char *driver;
+	const char *key;
+	size_t offset;
+} driver_requires[] = {
+	{ "pg", "conninfo", offsetof(struct source_conf, conninfo) },
+	{ "fixture", "fixture", offsetof(struct source_conf, fixture) },
+};
+
+static int conf_error(char *err, size_t errlen, const char *path, unsigned line, const char *msg, const char *arg)
+{
+	char text[300];
+
+	snprintf(text, sizeof(text), msg, arg);
+	snprintf(err, errlen, "%s:%u: %s", path, line, text);
+	return 1;
+}
+
+/* Source names become the first component of every path, so they must be path-safe. */
+static bool source_name_valid(const char *name)
+{
+	return *name && strlen(name) <= 64 && !strpbrk(name, "/.#:* ?\t\n");
+}
+
+static int source_check(const struct agent_conf *ac, const struct source_conf *sc, char *err, size_t errlen)
+{
+	if (!source_name_valid(sc->name))
+		return conf_error(err, errlen, ac->path, sc->line,
+				  "source name '%s' must be 1-64 characters without '/', '.', '#', ':', '*', '?' or spaces",
+				  sc->name);
+	if (!driver_lookup(sc->driver)) {
+		char msg[200];
+
+		snprintf(msg, sizeof(msg), "driver '%%s' is not known; this build has: %s", driver_names());
+		return conf_error(err, errlen, ac->path, sc->line, msg, sc->driver);
+	}
+	for (size_t i = 0; i < sizeof(driver_requires) / sizeof(driver_requires[0]); i++) {
+		const char *v = *(char **)((char *)sc + driver_requires[i].offset);
+
+		if (strcmp(driver_requires[i].driver, sc->driver) == 0 && !v)
+			return conf_error(err, errlen, ac->path, sc->line, "driver needs the key '%s'", driver_requires[i].key);
+	}
+	for (size_t i = 0; i < ac->nsources; i++)
+		if (&ac->sources[i] != sc && strcmp(ac->sources[i].name, sc->name) == 0)
+			return conf_error(err, errlen, ac->path, sc->line, "source '%s' is defined twice", sc->name);
+	if (sc->interval == 0)
+		return conf_error(err, errlen, ac->path, sc->line, "%s: interval must be at least 1s", sc->name);
+	return 0;
+}
+
+static int agent_conf_source(struct conf *c, const struct conf_section *s, struct agent_conf *ac, char *err, size_t errlen)
+{
+	struct source_conf *sc;
+
+	if (!s->name)
+		return conf_error(err, errlen, c->path, s->line, "a source section needs a name: [source \"%s\"]", "hr");
+	ac->sources = xreallocarray(ac->sources, ac->nsources + 1, sizeof(*ac->sources));
+	sc = &ac->sources[ac->nsources++];
+	memset(sc, 0, sizeof(*sc));
+	sc->name = xstrdup(s->name);
+	sc->line = s->line;
+	sc->interval = DEFAULT_INTERVAL;
+	sc->timeout = DEFAULT_TIMEOUT;
+	if (conf_apply(c, s, source_keys, sc)) {
+		snprintf(err, errlen, "%s", c->error);
+		return 1;
+	}
+	return source_check(ac, sc, err, errlen);
+}
+
+static int agent_conf_sections(struct conf *c, struct agent_conf *ac, char *err, size_t errlen)
+{
+	bool have_agent = false;
+
+	for (size_t i = 0; i < c->nsections; i++) {
+		const struct conf_section *s = &c->sections[i];
+		int r;
+
+		if (strcmp(s->type, "agent") == 0 && !have_agent) {
+			have_agent = true;
+			r = conf_apply(c, s, agent_keys, ac);
+			if (r)
+				snprintf(err, errlen, "%s", c->error);
+		} else if (strcmp(s->type, "source") == 0) {
+			r = agent_conf_source(c, s, ac, err, errlen);
+		} else {
+			r = conf_error(err, errlen, c->path, s->line, "unexpected section [%s]; expected [agent] once and [source \"name\"]", s->type);
+		}
+		if (r)
+			return r;
+	}
+	if (!have_agent)
+		return conf_error(err, errlen, c->path, 1, "no [agent] section%s", "");
+	if (ac->nsources == 0)
+		return conf_error(err, errlen, c->path, 1, "no [source \"name\"] section: nothing to probe%s", "");
+	return 0;
+}
+
+int agent_conf_load(const char *path, struct agent_conf **ret_conf, char *err, size_t errlen)
+{
+	struct agent_conf *ac;
+	struct conf *c = NULL;
+	int r = conf_load(path, &c);
+
+	if (r < 0) {
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(-r));
+		conf_free(c);
+		return 1;
+	}
+	if (r > 0) {
+		snprintf(err, errlen, "%s", c->error);
+		conf_free(c);
+		return 1;
+	}
+	ac = xcalloc(1, sizeof(*ac));
+	ac->path = xstrdup(path);
+	ac->heartbeat = DEFAULT_HEARTBEAT;
+	ac->max_batch_bytes = DEFAULT_MAX_BATCH;
+	r = agent_conf_sections(c, ac, err, errlen);
+	conf_free(c);
+	if (r) {
+		agent_conf_free(ac);
+		return r;
+	}
+	if (!ac->state_dir)
+		ac->state_dir = xstrdup(DEFAULT_STATE_DIR);
+	*ret_conf = ac;
+	return 0;
+}
+
+static void source_conf_clear(struct source_conf *sc)
+{
+	free(sc->name);
+	free(sc->driver);
+	free(sc->conninfo);
+	free(sc->department);
+	free(sc->system);
+	free(sc->include);
+	free(sc->exclude);
+	free(sc->fixture);
+}
+
+void agent_conf_free(struct agent_conf *conf)
+{
+	if (!conf)
+		return;
+	for (size_t i = 0; i < conf->nsources; i++)
+		source_conf_clear(&conf->sources[i]);
+	free(conf->sources);
+	free(conf->path);
+	free(conf->id);
+	free(conf->collector);
+	free(conf->state_dir);
+	free(conf);
+}
+
+/* True when name matches one of the comma-separated patterns (surrounding spaces ignored). */
+static bool patterns_match(const char *patterns, const char *name)
+{
+	char *list = xstrdup(patterns), *save = NULL;
+	bool hit = false;
+
+	for (char *p = strtok_r(list, ",", &save); p && !hit; p = strtok_r(NULL, ",", &save)) {
+		while (*p == ' ')
+			p++;
+		for (char *e = p + strlen(p); e > p && e[-1] == ' ';)
+			*--e = '\0';
+		hit = fnmatch(p, name, 0) == 0;
+	}
+	free(list);
+	return hit;
+}
+
+bool source_conf_in_scope(const struct source_conf *conf, const char *schema, const char *table)
+{
+	char *name = xasprintf("%s.%s", schema, table);
+	bool in = (!conf->include || patterns_match(conf->include, name)) &&
+		  !(conf->exclude && patterns_match(conf->exclude, name));
+
+	free(name);
+	return in;
+}

@@ -1,0 +1,368 @@
+/*
+ * prospector-agent: reads the schemas of the configured databases on a schedule and delivers what
+ * changed to the collector. One process, one thread: crawls are short, bulk and sequential, and the
+ * socket is polled between them.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "config.h"
+#include "fixture.h"
+#include "log.h"
+#include "publisher.h"
+#include "source.h"
+#include "state.h"
+#include "timeutil.h"
+#include "xmalloc.h"
+
+#define DEFAULT_CONF "/etc/prospector/agent.conf"
+#define DEFAULT_ONCE_TIMEOUT 120
+
+static volatile sig_atomic_t quit;
+
+struct agent {
+	struct agent_conf *conf;
+	struct state *st;
+	struct publisher *pub;
+	struct source **sources;
+	size_t nsources;
+	uint64_t next_heartbeat;
+	bool failed; /* some crawl failed (what --once reports) */
+};
+
+static const char usage_text[] =
+	"usage: prospector-agent [-c FILE] [-n] [--once [--timeout SECONDS]] [--dump SOURCE] [-s] [-d]\n";
+
+static const char help_text[] =
+	"NAME\n"
+	"    prospector-agent - read database schemas and deliver their changes to a collector\n"
+	"\n"
+	"SYNOPSIS\n"
+	"    prospector-agent [-c FILE] [-d] [-s]\n"
+	"    prospector-agent [-c FILE] -n\n"
+	"    prospector-agent [-c FILE] --once [--timeout SECONDS]\n"
+	"    prospector-agent [-c FILE] --dump SOURCE\n"
+	"\n"
+	"DESCRIPTION\n"
+	"    Every configured source (a [source \"NAME\"] section) is crawled on its interval in one\n"
+	"    read-only transaction with a constant number of catalog queries. The result is compared with\n"
+	"    the last snapshot kept in STATE_DIR/state.db; what changed is stored in the same transaction\n"
+	"    as the new snapshot and sent to the collector until the collector acknowledges it. A crawl\n"
+	"    that fails produces no changes; its error is shown by `prospector status`.\n"
+	"\n"
+	"OPTIONS\n"
+	"    -c, --config FILE   configuration file (default " DEFAULT_CONF ")\n"
+	"    -n, --check         check the configuration and exit: 0 when it is valid\n"
+	"        --once          crawl every source once, deliver everything and exit: 0 only when every\n"
+	"                        crawl succeeded and the collector acknowledged all of it\n"
+	"        --timeout SECS  with --once: give up after this many seconds (default 120)\n"
+	"        --dump SOURCE   crawl SOURCE once and print its snapshot (fixture format) to standard\n"
+	"                        output; touches neither the state nor the collector\n"
+	"    -s, --syslog        log to syslog instead of standard error\n"
+	"    -d, --debug         log debugging detail\n"
+	"    -V, --version       print the version and exit\n"
+	"    -h, --help          print this help and exit\n"
+	"\n"
+	"CONFIGURATION\n"
+	"    [agent]\n"
+	"    id              this agent's name at the collector (required)\n"
+	"    collector       the collector's ZeroMQ endpoint, e.g. tcp://collector:7431 (required)\n"
+	"    state_dir       where state.db lives (default /var/lib/prospector)\n"
+	"    heartbeat       how often probe status is sent (default 30s)\n"
+	"    max_batch_bytes largest batch sent (default 1048576; the collector may ask for less)\n"
+	"\n"
+	"    [source \"NAME\"]   NAME starts every object path: NAME/database/schema/table.column\n"
+	"    driver          pg (PostgreSQL via libpq) or fixture (a schema file, for tests)\n"
+	"    conninfo        pg: a libpq connection string; keep passwords in ~/.pgpass (0600)\n"
+	"    interval        time between crawls: 30s, 5m, 2h, 1d (default 5m)\n"
+	"    timeout         statement and lock timeout of catalog queries (default 30s)\n"
+	"    include         comma-separated patterns over schema.table to crawl (default all)\n"
+	"    exclude         comma-separated patterns over schema.table to leave out\n"
+	"    department      the owning department, shown in the catalog\n"
+	"    system          the information system the database belongs to\n"
+	"    fixture         fixture: the schema file to read\n"
+	"\n"
+	"EXIT STATUS\n"
+	"    0 success; 1 a configuration, state or delivery error; 2 bad usage.\n"
+	"\n"
+	"EXAMPLES\n"
+	"    prospector-agent -c /etc/prospector/agent.conf -n\n"
+	"    prospector-agent -c agent.conf --once\n"
+	"    prospector-agent -c agent.conf --dump hr | less\n";
+
+struct options {
+	const char *conf;
+	const char *dump;
+	bool check, once, syslog, debug;
+	unsigned once_timeout;
+};
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	quit = 1;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal; /* no SA_RESTART: zmq_poll must return on a signal */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int parse_options(int argc, char **argv, struct options *opt)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' }, { "check", no_argument, NULL, 'n' },
+		{ "once", no_argument, NULL, 'o' },         { "timeout", required_argument, NULL, 't' },
+		{ "dump", required_argument, NULL, 'D' },   { "syslog", no_argument, NULL, 's' },
+		{ "debug", no_argument, NULL, 'd' },        { "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	opt->conf = DEFAULT_CONF;
+	opt->once_timeout = DEFAULT_ONCE_TIMEOUT;
+	while ((c = getopt_long(argc, argv, "c:nsdVh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': opt->conf = optarg; break;
+		case 'n': opt->check = true; break;
+		case 'o': opt->once = true; break;
+		case 't': opt->once_timeout = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'D': opt->dump = optarg; break;
+		case 's': opt->syslog = true; break;
+		case 'd': opt->debug = true; break;
+		case 'V': printf("prospector-agent %s\n", PROSPECTOR_VERSION); exit(0);
+		case 'h': fputs(help_text, stdout); exit(0);
+		default: fputs(usage_text, stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "prospector-agent: unexpected argument '%s'\n%s", argv[optind], usage_text);
+		return 2;
+	}
+	return 0;
+}
+
+/* Checks what can be checked without connecting: the configuration and every driver's settings. */
+static int agent_check(struct agent_conf *conf)
+{
+	for (size_t i = 0; i < conf->nsources; i++) {
+		const struct source_conf *sc = &conf->sources[i];
+		const struct driver_ops *ops = driver_lookup(sc->driver);
+		char err[DRIVER_ERRLEN] = "";
+		void *h = NULL;
+
+		if (ops->open(sc, &h, err) != 0) {
+			fprintf(stderr, "%s:%u: source %s: %s\n", conf->path, sc->line, sc->name, err);
+			return 1;
+		}
+		ops->close(h);
+	}
+	printf("%s: configuration OK (%zu sources)\n", conf->path, conf->nsources);
+	return 0;
+}
+
+static int agent_dump(struct agent_conf *conf, const char *name)
+{
+	struct snapshot *snap = NULL;
+	struct source *src = NULL;
+	int r;
+
+	for (size_t i = 0; i < conf->nsources && !src; i++)
+		if (strcmp(conf->sources[i].name, name) == 0)
+			src = source_new(&conf->sources[i]);
+	if (!src) {
+		fprintf(stderr, "prospector-agent: %s: no source '%s'\n", conf->path, name);
+		return 1;
+	}
+	r = src->ops->open(src->conf, &src->handle, src->status.error);
+	snap = snapshot_new(name);
+	if (r == 0)
+		r = src->ops->crawl(src->handle, snap, src->status.error);
+	if (r == 0 && snapshot_finish(snap) != 0) {
+		snprintf(src->status.error, sizeof(src->status.error), "%s", snap->error);
+		r = 1;
+	}
+	if (r == 0)
+		fixture_write(snap, stdout);
+	else
+		fprintf(stderr, "prospector-agent: source %s: %s\n", name, src->status.error);
+	snapshot_free(snap);
+	source_free(src);
+	return r ? 1 : 0;
+}
+
+static struct source *agent_source(struct agent *a, const char *name)
+{
+	for (size_t i = 0; i < a->nsources; i++)
+		if (strcmp(a->sources[i]->conf->name, name) == 0)
+			return a->sources[i];
+	return NULL;
+}
+
+static void agent_on_command(void *ctx, enum publisher_cmd cmd, const char *name, unsigned interval_s)
+{
+	struct agent *a = ctx;
+	struct source *src = agent_source(a, name);
+
+	if (!src) {
+		log_warnx("collector asked about source '%s', which is not configured here", name);
+		return;
+	}
+	if (cmd == PUBLISHER_CMD_SET_INTERVAL && interval_s > 0) {
+		log_info("source %s: interval set to %us by the collector", name, interval_s);
+		src->interval = interval_s;
+	}
+	if (cmd == PUBLISHER_CMD_RESYNC) {
+		log_info("source %s: the collector asked for a full snapshot", name);
+		state_forget_snapshot(a->st, name);
+	}
+	src->next_run = time_mono_ms(); /* every command means: probe now */
+}
+
+static void agent_run_due(struct agent *a, uint64_t now)
+{
+	size_t max_batch = a->conf->max_batch_bytes;
+	size_t advertised = publisher_max_batch(a->pub);
+
+	if (advertised && advertised < max_batch)
+		max_batch = advertised;
+	for (size_t i = 0; i < a->nsources && !quit; i++) {
+		struct source *src = a->sources[i];
+		size_t batches;
+
+		if (src->next_run > now)
+			continue;
+		if (source_run(src, a->st, max_batch, &batches) != 0)
+			a->failed = true;
+		source_schedule(src, time_mono_ms());
+		a->next_heartbeat = 0; /* tell the collector the new status right away */
+	}
+}
+
+static uint64_t agent_timeout(struct agent *a, uint64_t now)
+{
+	uint64_t t = publisher_timeout(a->pub, now);
+
+	for (size_t i = 0; i < a->nsources; i++)
+		if (a->sources[i]->next_run <= now + t)
+			t = a->sources[i]->next_run > now ? a->sources[i]->next_run - now : 0;
+	if (a->next_heartbeat <= now + t)
+		t = a->next_heartbeat > now ? a->next_heartbeat - now : 0;
+	return t;
+}
+
+/* One turn of the loop: crawl what is due, send, wait for the socket or the next deadline. */
+static void agent_turn(struct agent *a)
+{
+	uint64_t now = time_mono_ms();
+	zmq_pollitem_t item = { .socket = publisher_socket(a->pub), .events = ZMQ_POLLIN };
+
+	agent_run_due(a, now);
+	publisher_pump(a->pub, now);
+	if (now >= a->next_heartbeat && publisher_max_batch(a->pub)) {
+		publisher_heartbeat(a->pub, a->conf->heartbeat);
+		a->next_heartbeat = now + (uint64_t)a->conf->heartbeat * 1000;
+	}
+	if (zmq_poll(&item, 1, (long)agent_timeout(a, time_mono_ms())) > 0)
+		publisher_recv(a->pub, time_mono_ms());
+}
+
+static int agent_setup(struct agent *a)
+{
+	struct publisher_conf pc;
+	char err[512];
+
+	if (state_open(a->conf->state_dir, &a->st, err, sizeof(err)) < 0) {
+		log_warnx("%s", err);
+		return 1;
+	}
+	a->nsources = a->conf->nsources;
+	a->sources = xcalloc(a->nsources, sizeof(*a->sources));
+	for (size_t i = 0; i < a->nsources; i++)
+		a->sources[i] = source_new(&a->conf->sources[i]);
+	pc = (struct publisher_conf){
+		.endpoint = a->conf->collector, .agent_id = a->conf->id, .sources = a->sources,
+		.nsources = a->nsources, .on_command = agent_on_command, .ctx = a,
+	};
+	if (publisher_new(&pc, a->st, &a->pub, err, sizeof(err)) < 0) {
+		log_warnx("%s", err);
+		return 1;
+	}
+	return 0;
+}
+
+static void agent_teardown(struct agent *a, unsigned linger_ms)
+{
+	publisher_free(a->pub, linger_ms);
+	for (size_t i = 0; i < a->nsources; i++)
+		source_free(a->sources[i]);
+	free(a->sources);
+	state_close(a->st);
+}
+
+static int agent_once(struct agent *a, unsigned timeout_s)
+{
+	uint64_t deadline = time_mono_ms() + (uint64_t)timeout_s * 1000;
+	uint64_t batches = 0, bytes = 0;
+
+	while (!quit && time_mono_ms() < deadline) {
+		agent_turn(a);
+		for (size_t i = 0; i < a->nsources; i++)
+			a->sources[i]->next_run = UINT64_MAX; /* one crawl each */
+		if (publisher_drained(a->pub)) {
+			publisher_heartbeat(a->pub, a->conf->heartbeat);
+			return a->failed ? 1 : 0;
+		}
+	}
+	state_outbox_depth(a->st, &batches, &bytes);
+	log_warnx("%s: the collector at %s did not acknowledge %llu batches within %us", quit ? "interrupted" : "timed out",
+		  a->conf->collector, (unsigned long long)batches, timeout_s);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct options opt = { 0 };
+	struct agent a = { 0 };
+	char err[600];
+	int r = parse_options(argc, argv, &opt);
+
+	if (r)
+		return r;
+	log_init("prospector-agent", !opt.syslog, opt.debug);
+	if (agent_conf_load(opt.conf, &a.conf, err, sizeof(err)) != 0) {
+		fprintf(stderr, "prospector-agent: %s\n", err);
+		return 1;
+	}
+	if (opt.check || opt.dump) {
+		r = opt.check ? agent_check(a.conf) : agent_dump(a.conf, opt.dump);
+		agent_conf_free(a.conf);
+		return r;
+	}
+	install_signals();
+	r = agent_setup(&a);
+	if (r == 0) {
+		log_info("agent %s started: %zu sources, collector %s", a.conf->id, a.nsources, a.conf->collector);
+		if (opt.once) {
+			r = agent_once(&a, opt.once_timeout);
+		} else {
+			while (!quit)
+				agent_turn(&a);
+			log_info("agent %s stopping", a.conf->id);
+		}
+	}
+	agent_teardown(&a, opt.once ? 1000 : 0);
+	agent_conf_free(a.conf);
+	return r;
+}

@@ -1,0 +1,360 @@
+#include "publisher.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "buf.h"
+#include "log.h"
+#include "timeutil.h"
+#include "wire.h"
+#include "xmalloc.h"
+
+#define HELLO_RETRY_MS 3000
+#define RESEND_AFTER_MS 15000 /* no progress on an unacked batch for this long: start over with HELLO */
+#define WINDOW 8              /* batches in flight */
+
+struct publisher {
+	struct publisher_conf conf;
+	struct state *st;
+	void *zctx;
+	void *sock;
+	bool welcomed;
+	uint64_t hello_at;     /* when HELLO was last sent */
+	uint64_t sent_upto;    /* highest seq sent since the last WELCOME */
+	uint64_t progress_at;  /* when the last ACK moved, or the window was last (re)started */
+	size_t max_batch;
+};
+
+static int publisher_send(struct publisher *pub, Prospector__Envelope *env)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b);
+	wire_encode_envelope(env, &b);
+	r = zmq_send(pub->sock, b.data, b.len, ZMQ_DONTWAIT);
+	buf_free(&b);
+	return r < 0 ? -errno : 0;
+}
+
+static int publisher_set_options(struct publisher *pub)
+{
+	int zero = 0, one = 1, hwm = 1000;
+
+	if (zmq_setsockopt(pub->sock, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
+	    zmq_setsockopt(pub->sock, ZMQ_IMMEDIATE, &one, sizeof(one)) < 0 ||
+	    zmq_setsockopt(pub->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0)
+		return -errno;
+	return 0;
+}
+
+int publisher_new(const struct publisher_conf *conf, struct state *st, struct publisher **ret_pub, char *err,
+		  size_t errlen)
+{
+	struct publisher *pub = xcalloc(1, sizeof(*pub));
+	int r;
+
+	pub->conf = *conf;
+	pub->st = st;
+	pub->zctx = zmq_ctx_new();
+	pub->sock = zmq_socket(pub->zctx, ZMQ_DEALER);
+	r = pub->sock ? publisher_set_options(pub) : -errno;
+	if (r == 0 && zmq_connect(pub->sock, conf->endpoint) < 0)
+		r = -errno;
+	if (r < 0) {
+		snprintf(err, errlen, "collector endpoint '%s': %s", conf->endpoint, zmq_strerror(-r));
+		publisher_free(pub, 0);
+		return r;
+	}
+	*ret_pub = pub;
+	return 0;
+}
+
+void publisher_free(struct publisher *pub, unsigned linger_ms)
+{
+	int linger = (int)linger_ms;
+
+	if (!pub)
+		return;
+	if (pub->sock) {
+		zmq_setsockopt(pub->sock, ZMQ_LINGER, &linger, sizeof(linger));
+		zmq_close(pub->sock);
+	}
+	zmq_ctx_term(pub->zctx);
+	free(pub);
+}
+
+void *publisher_socket(struct publisher *pub)
+{
+	return pub->sock;
+}
+
+size_t publisher_max_batch(const struct publisher *pub)
+{
+	return pub->welcomed ? pub->max_batch : 0;
+}
+
+static Prospector__SourceInfo *publisher_source_info(const struct source *src)
+{
+	Prospector__SourceInfo *si = xmalloc(sizeof(*si));
+
+	prospector__source_info__init(si);
+	si->name = src->conf->name;
+	si->driver = src->conf->driver;
+	si->department = src->conf->department;
+	si->system = src->conf->system;
+	si->has_interval_s = true;
+	si->interval_s = src->interval;
+	return si;
+}
+
+static void publisher_hello(struct publisher *pub, uint64_t now)
+{
+	Prospector__Envelope env = PROSPECTOR__ENVELOPE__INIT;
+	Prospector__Hello hello = PROSPECTOR__HELLO__INIT;
+	char host[256] = "";
+
+	gethostname(host, sizeof(host) - 1);
+	hello.agent_id = (char *)pub->conf.agent_id;
+	hello.incarnation = state_incarnation(pub->st);
+	hello.last_acked_seq = state_last_acked(pub->st);
+	hello.version = PROSPECTOR_VERSION;
+	hello.hostname = host;
+	hello.n_sources = pub->conf.nsources;
+	hello.sources = xcalloc(pub->conf.nsources, sizeof(*hello.sources));
+	for (size_t i = 0; i < pub->conf.nsources; i++)
+		hello.sources[i] = publisher_source_info(pub->conf.sources[i]);
+	env.body_case = PROSPECTOR__ENVELOPE__BODY_HELLO;
+	env.hello = &hello;
+	publisher_send(pub, &env);
+	for (size_t i = 0; i < hello.n_sources; i++)
+		free(hello.sources[i]);
+	free(hello.sources);
+	pub->hello_at = now;
+}
+
+static int publisher_send_batch(void *ctx, uint64_t seq, const void *data, size_t len)
+{
+	struct publisher *pub = ctx;
+
+	if (zmq_send(pub->sock, data, len, ZMQ_DONTWAIT) < 0)
+		return -errno; /* not connected yet, or the queue is full: try again on the next pump */
+	pub->sent_upto = seq;
+	return 0;
+}
+
+void publisher_pump(struct publisher *pub, uint64_t now)
+{
+	uint64_t acked = state_last_acked(pub->st);
+	uint64_t inflight = pub->sent_upto > acked ? pub->sent_upto - acked : 0;
+
+	if (!pub->welcomed) {
+		if (!pub->hello_at || now - pub->hello_at >= HELLO_RETRY_MS)
+			publisher_hello(pub, now);
+		return;
+	}
+	if (inflight && now - pub->progress_at >= RESEND_AFTER_MS) {
+		log_info("collector silent for %us with %llu batches unacknowledged; reconnecting",
+			 RESEND_AFTER_MS / 1000, (unsigned long long)inflight);
+		pub->welcomed = false;
+		publisher_hello(pub, now);
+		return;
+	}
+	if (inflight < WINDOW) {
+		if (inflight == 0)
+			pub->progress_at = now;
+		state_outbox_each(pub->st, pub->sent_upto > acked ? pub->sent_upto : acked, WINDOW - inflight,
+				  publisher_send_batch, pub);
+	}
+}
+
+/* Everything up to seq is durably at the collector. */
+static void publisher_acked(struct publisher *pub, uint64_t seq, uint64_t now)
+{
+	if (seq > state_last_acked(pub->st)) {
+		if (state_outbox_ack(pub->st, seq) < 0)
+			log_warnx("%s", state_error(pub->st));
+		pub->progress_at = now;
+	}
+	if (pub->sent_upto < seq)
+		pub->sent_upto = seq;
+}
+
+static void publisher_on_welcome(struct publisher *pub, const Prospector__Welcome *w, uint64_t now)
+{
+	uint64_t expected = w->expected_seq;
+
+	if (!pub->welcomed)
+		log_info("collector %s welcomed us, expecting batch %llu", pub->conf.endpoint, (unsigned long long)expected);
+	pub->welcomed = true;
+	pub->max_batch = w->max_batch_bytes;
+	if (expected > 0)
+		publisher_acked(pub, expected - 1, now);
+	/* Resend from what the collector expects: what we sent before may have been lost. */
+	pub->sent_upto = expected > 0 ? expected - 1 : 0;
+	if (pub->sent_upto < state_last_acked(pub->st))
+		pub->sent_upto = state_last_acked(pub->st);
+	pub->progress_at = now;
+}
+
+static void publisher_on_nack(struct publisher *pub, const Prospector__Nack *n, uint64_t now)
+{
+	if (n->incarnation != state_incarnation(pub->st))
+		return;
+	log_info("collector expects batch %llu%s%s; resending", (unsigned long long)n->expected_seq,
+		 n->reason ? ": " : "", n->reason ? n->reason : "");
+	if (n->expected_seq > 0)
+		publisher_acked(pub, n->expected_seq - 1, now);
+	pub->sent_upto = state_last_acked(pub->st);
+}
+
+static void publisher_on_command(struct publisher *pub, const Prospector__Command *c)
+{
+	static const enum publisher_cmd cmds[] = {
+		[PROSPECTOR__COMMAND_KIND__CMD_PROBE_NOW] = PUBLISHER_CMD_PROBE_NOW,
+		[PROSPECTOR__COMMAND_KIND__CMD_SET_INTERVAL] = PUBLISHER_CMD_SET_INTERVAL,
+		[PROSPECTOR__COMMAND_KIND__CMD_RESYNC] = PUBLISHER_CMD_RESYNC,
+	};
+
+	if (pub->conf.on_command && (size_t)c->kind < sizeof(cmds) / sizeof(cmds[0]))
+		pub->conf.on_command(pub->conf.ctx, cmds[c->kind], c->source, c->has_interval_s ? c->interval_s : 0);
+}
+
+static void publisher_handle(struct publisher *pub, const Prospector__Envelope *env, uint64_t now)
+{
+	switch (env->body_case) {
+	case PROSPECTOR__ENVELOPE__BODY_WELCOME:
+		publisher_on_welcome(pub, env->welcome, now);
+		break;
+	case PROSPECTOR__ENVELOPE__BODY_ACK:
+		if (env->ack->incarnation == state_incarnation(pub->st))
+			publisher_acked(pub, env->ack->last_applied_seq, now);
+		break;
+	case PROSPECTOR__ENVELOPE__BODY_NACK:
+		publisher_on_nack(pub, env->nack, now);
+		break;
+	case PROSPECTOR__ENVELOPE__BODY_REJECT:
+		log_warnx("collector %s refused us: %s", pub->conf.endpoint, env->reject->reason);
+		pub->welcomed = false;
+		break;
+	case PROSPECTOR__ENVELOPE__BODY_RESYNC:
+		if (pub->conf.on_command)
+			pub->conf.on_command(pub->conf.ctx, PUBLISHER_CMD_RESYNC, env->resync->source, 0);
+		break;
+	case PROSPECTOR__ENVELOPE__BODY_COMMAND:
+		publisher_on_command(pub, env->command);
+		break;
+	default:
+		log_warnx("collector sent an unexpected message (body %d); ignored", (int)env->body_case);
+		break;
+	}
+}
+
+void publisher_recv(struct publisher *pub, uint64_t now)
+{
+	zmq_msg_t msg;
+
+	zmq_msg_init(&msg);
+	while (zmq_msg_recv(&msg, pub->sock, ZMQ_DONTWAIT) >= 0) {
+		struct wire_msg wm;
+
+		if (wire_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &wm) == 0)
+			publisher_handle(pub, wm.env, now);
+		else
+			log_warnx("undecodable message from the collector: %s", wm.error);
+		wire_msg_clear(&wm);
+	}
+	zmq_msg_close(&msg);
+}
+
+static Prospector__ProbeStatus *publisher_probe(const struct source *src, unsigned heartbeat_s)
+{
+	Prospector__ProbeStatus *ps = xmalloc(sizeof(*ps));
+	const struct source_status *s = &src->status;
+
+	prospector__probe_status__init(ps);
+	ps->source = src->conf->name;
+	ps->has_interval_s = true;
+	ps->interval_s = src->interval;
+	ps->has_next_run = true;
+	ps->next_run = time_now_ms() + (src->next_run > time_mono_ms() ? src->next_run - time_mono_ms() : 0);
+	(void)heartbeat_s;
+	if (!s->ran)
+		return ps;
+	ps->has_last_start = ps->has_last_end = ps->has_duration_ms = ps->has_ok = true;
+	ps->last_start = s->last_start;
+	ps->last_end = s->last_end;
+	ps->duration_ms = s->duration_ms;
+	ps->ok = s->ok;
+	ps->error = s->ok ? NULL : (char *)s->error;
+	if (s->ok) {
+		ps->has_objects = ps->has_root_hash = true;
+		ps->objects = s->objects;
+		ps->root_hash.data = (uint8_t *)s->root;
+		ps->root_hash.len = sizeof(s->root);
+	}
+	return ps;
+}
+
+/* Resident set size from /proc, for the probe status. */
+static uint64_t publisher_rss(void)
+{
+	FILE *f = fopen("/proc/self/statm", "re");
+	unsigned long long size = 0, resident = 0;
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu %llu", &size, &resident) != 2)
+		resident = 0;
+	fclose(f);
+	return resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+void publisher_heartbeat(struct publisher *pub, unsigned heartbeat_s)
+{
+	Prospector__Envelope env = PROSPECTOR__ENVELOPE__INIT;
+	Prospector__Heartbeat hb = PROSPECTOR__HEARTBEAT__INIT;
+	uint64_t batches = 0, bytes = 0;
+
+	if (!pub->welcomed)
+		return;
+	hb.agent_id = (char *)pub->conf.agent_id;
+	hb.incarnation = state_incarnation(pub->st);
+	hb.n_probes = pub->conf.nsources;
+	hb.probes = xcalloc(pub->conf.nsources, sizeof(*hb.probes));
+	for (size_t i = 0; i < pub->conf.nsources; i++)
+		hb.probes[i] = publisher_probe(pub->conf.sources[i], heartbeat_s);
+	state_outbox_depth(pub->st, &batches, &bytes);
+	hb.has_outbox_depth = hb.has_rss_bytes = true;
+	hb.outbox_depth = batches;
+	hb.rss_bytes = publisher_rss();
+	hb.version = PROSPECTOR_VERSION;
+	env.body_case = PROSPECTOR__ENVELOPE__BODY_HEARTBEAT;
+	env.heartbeat = &hb;
+	publisher_send(pub, &env);
+	for (size_t i = 0; i < hb.n_probes; i++)
+		free(hb.probes[i]);
+	free(hb.probes);
+}
+
+uint64_t publisher_timeout(const struct publisher *pub, uint64_t now)
+{
+	uint64_t acked = state_last_acked(pub->st);
+
+	if (!pub->welcomed)
+		return pub->hello_at + HELLO_RETRY_MS > now ? pub->hello_at + HELLO_RETRY_MS - now : 0;
+	if (pub->sent_upto > acked)
+		return pub->progress_at + RESEND_AFTER_MS > now ? pub->progress_at + RESEND_AFTER_MS - now : 0;
+	return 1000; /* new outbox rows are pumped at the latest a second after they appear */
+}
+
+bool publisher_drained(struct publisher *pub)
+{
+	uint64_t batches = 1, bytes = 0;
+
+	return pub->welcomed && state_outbox_depth(pub->st, &batches, &bytes) == 0 && batches == 0;
+}

@@ -1,0 +1,54 @@
+/*
+ * The agent's side of the protocol (DESIGN §4): a DEALER socket to the collector, HELLO until
+ * WELCOME, the outbox sent in order within a window, acknowledged batches deleted from the outbox,
+ * resend from the last acknowledged batch after a NACK or a silence, heartbeats carrying every
+ * probe's status, and commands from the collector handed to the caller.
+ *
+ * ZeroMQ reconnects by itself but drops what was queued to a dead peer without telling us; nothing
+ * here relies on a send having arrived: a batch leaves the outbox only when the collector acked it
+ * after its own commit.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "source.h"
+#include "state.h"
+
+struct publisher;
+
+enum publisher_cmd {
+	PUBLISHER_CMD_PROBE_NOW,
+	PUBLISHER_CMD_SET_INTERVAL,
+	PUBLISHER_CMD_RESYNC,
+};
+
+typedef void (*publisher_cmd_cb)(void *ctx, enum publisher_cmd cmd, const char *source, unsigned interval_s);
+
+struct publisher_conf {
+	const char *endpoint;
+	const char *agent_id;
+	struct source **sources; /* borrowed, for HELLO and heartbeats */
+	size_t nsources;
+	publisher_cmd_cb on_command;
+	void *ctx;
+};
+
+/* -errno with a message in err when the socket cannot be set up (a bad endpoint). */
+int publisher_new(const struct publisher_conf *conf, struct state *st, struct publisher **ret_pub, char *err,
+		  size_t errlen);
+void publisher_free(struct publisher *pub, unsigned linger_ms);
+void *publisher_socket(struct publisher *pub);
+/* Sends what is due: HELLO while not welcomed, outbox batches within the window, resends. */
+void publisher_pump(struct publisher *pub, uint64_t now_mono_ms);
+/* Reads and handles every waiting message. */
+void publisher_recv(struct publisher *pub, uint64_t now_mono_ms);
+void publisher_heartbeat(struct publisher *pub, unsigned heartbeat_s);
+/* Milliseconds until the publisher needs pump() again. */
+uint64_t publisher_timeout(const struct publisher *pub, uint64_t now_mono_ms);
+/* True when the collector has acknowledged everything in the outbox. */
+bool publisher_drained(struct publisher *pub);
+/* The collector's advertised batch size limit, or 0 before WELCOME. */
+size_t publisher_max_batch(const struct publisher *pub);

@@ -1,0 +1,222 @@
+#include "source.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diff.h"
+#include "log.h"
+#include "redact.h"
+#include "timeutil.h"
+#include "wire_batch.h"
+#include "xmalloc.h"
+
+/* After the first failure, a repeat is logged only every this many. */
+#define COMPLAIN_EVERY 20
+
+struct source *source_new(const struct source_conf *conf)
+{
+	struct source *src = xcalloc(1, sizeof(*src));
+
+	src->conf = conf;
+	src->ops = driver_lookup(conf->driver);
+	src->interval = conf->interval;
+	return src;
+}
+
+void source_free(struct source *src)
+{
+	if (!src)
+		return;
+	if (src->handle)
+		src->ops->close(src->handle);
+	free(src);
+}
+
+void source_schedule(struct source *src, uint64_t now_mono_ms)
+{
+	src->next_run = now_mono_ms + (uint64_t)src->interval * 1000;
+}
+
+static void source_complain(struct source *src, int code)
+{
+	redact_secrets(src->status.error);
+	src->failures++;
+	if (src->failures == 1)
+		log_warnx("source %s: %s", src->conf->name, src->status.error);
+	else if (src->failures % COMPLAIN_EVERY == 0)
+		log_warnx("source %s: still failing after %u attempts: %s", src->conf->name, src->failures,
+			  src->status.error);
+	(void)code;
+}
+
+static void source_recovered(struct source *src)
+{
+	if (src->failures)
+		log_info("source %s: recovered after %u failed attempts", src->conf->name, src->failures);
+	src->failures = 0;
+}
+
+/* The relation (table, view, sequence …) an object belongs to: the ancestor whose parent is a schema. */
+static const struct obj *source_relation_of(const struct snapshot *s, const struct obj *o)
+{
+	for (unsigned depth = 0; o && depth < 16; depth++) {
+		const struct obj *p = o->parent ? snapshot_find(s, o->parent) : NULL;
+
+		if (!p || o->kind == OBJ_SCHEMA || o->kind == OBJ_DATABASE)
+			return NULL;
+		if (p->kind == OBJ_SCHEMA)
+			return o;
+		o = p;
+	}
+	return NULL;
+}
+
+static bool source_keep(const struct source_conf *conf, const struct snapshot *s, const struct obj *o)
+{
+	const struct obj *rel = source_relation_of(s, o);
+	const struct obj *schema = rel ? snapshot_find(s, rel->parent) : NULL;
+
+	return !rel || !schema || source_conf_in_scope(conf, schema->name, rel->name);
+}
+
+/* Drops what lies outside include/exclude; the snapshot is finished again afterwards. */
+static int source_filter(const struct source_conf *conf, struct snapshot *s)
+{
+	size_t kept = 0;
+	bool *keep;
+
+	if (!conf->include && !conf->exclude)
+		return 0;
+	keep = xcalloc(s->nobjs ? s->nobjs : 1, sizeof(*keep));
+	for (size_t i = 0; i < s->nobjs; i++)
+		keep[i] = source_keep(conf, s, s->objs[i]);
+	for (size_t i = 0; i < s->nobjs; i++) {
+		if (keep[i])
+			s->objs[kept++] = s->objs[i];
+		else
+			obj_free(s->objs[i]);
+	}
+	s->nobjs = kept;
+	free(keep);
+	return snapshot_finish(s);
+}
+
+static int source_crawl(struct source *src, struct snapshot **ret_snap)
+{
+	struct snapshot *snap;
+	int r = 0;
+
+	if (!src->handle)
+		r = src->ops->open(src->conf, &src->handle, src->status.error);
+	if (r)
+		return r;
+	snap = snapshot_new(src->conf->name);
+	r = src->ops->crawl(src->handle, snap, src->status.error);
+	if (r == 0 && (snapshot_finish(snap) != 0 || source_filter(src->conf, snap) != 0)) {
+		snprintf(src->status.error, sizeof(src->status.error), "driver produced an inconsistent snapshot: %s",
+			 snap->error);
+		r = DRIVER_E_QUERY;
+	}
+	if (r) {
+		snapshot_free(snap);
+		return r;
+	}
+	*ret_snap = snap;
+	return 0;
+}
+
+static bool source_unchanged(const struct snapshot *old, const struct snapshot *new)
+{
+	if (!old || memcmp(old->root, new->root, sizeof(new->root)) != 0 || old->nobjs != new->nobjs)
+		return false;
+	for (size_t i = 0; i < new->nobjs; i++)
+		if (!obj_obs_equal(old->objs[i], new->objs[i]))
+			return false;
+	return true;
+}
+
+/* Stores the batches and the snapshot they lead to in one transaction. */
+static int source_commit(struct source *src, struct state *st, const struct wire_batches *wb,
+			 const struct snapshot *snap)
+{
+	struct buf b;
+	int r = state_begin(st);
+
+	buf_init(&b);
+	for (size_t i = 0; r == 0 && i < wire_batches_count(wb); i++) {
+		uint64_t seq = state_next_seq(st);
+
+		buf_reset(&b);
+		wire_batches_encode(wb, i, state_incarnation(st), seq, &b);
+		r = state_outbox_add(st, seq, src->conf->name, b.data, b.len);
+	}
+	buf_free(&b);
+	if (r == 0)
+		r = state_put_snapshot(st, snap);
+	if (r == 0)
+		return state_commit(st);
+	state_rollback(st);
+	return r;
+}
+
+static int source_deliver(struct source *src, struct state *st, struct snapshot *old, struct snapshot *new,
+			  size_t max_batch_bytes, size_t *ret_batches)
+{
+	struct wire_source_info info = {
+		.driver = src->conf->driver,
+		.department = src->conf->department,
+		.system = src->conf->system,
+		.interval_s = src->interval,
+		.crawled_at_ms = src->status.last_start,
+	};
+	struct diff *d = old ? diff_snapshots(old, new) : NULL;
+	struct wire_batches *wb = wire_batches_build(old, new, d, &info, max_batch_bytes);
+	int r = source_commit(src, st, wb, new);
+
+	if (r == 0) {
+		*ret_batches = wire_batches_count(wb);
+		log_info("source %s: %s, %zu %s in %zu batches", src->conf->name, old ? "changed" : "first snapshot",
+			 wire_batches_items(wb), old ? "changed objects" : "objects", *ret_batches);
+	} else {
+		snprintf(src->status.error, sizeof(src->status.error), "cannot store the crawl: %s", state_error(st));
+	}
+	wire_batches_free(wb);
+	diff_free(d);
+	return r;
+}
+
+int source_run(struct source *src, struct state *st, size_t max_batch_bytes, size_t *ret_batches)
+{
+	struct snapshot *new = NULL, *old = NULL;
+	uint64_t t0 = time_now_ms();
+	int r;
+
+	*ret_batches = 0;
+	src->status.last_start = t0;
+	src->status.error[0] = '\0';
+	r = source_crawl(src, &new);
+	if (r == 0) {
+		r = state_load_snapshot(st, src->conf->name, &old);
+		if (r == STATE_E_CORRUPT) { /* resend in full: the collector diffs it against its catalog */
+			log_warnx("%s; sending a full snapshot", state_error(st));
+			r = 0;
+		}
+	}
+	if (r == 0 && !source_unchanged(old, new))
+		r = source_deliver(src, st, old, new, max_batch_bytes, ret_batches);
+	src->status.last_end = time_now_ms();
+	src->status.duration_ms = (uint32_t)(src->status.last_end - t0);
+	src->status.ran = true;
+	src->status.ok = r == 0;
+	if (r == 0) {
+		src->status.objects = new->nobjs;
+		memcpy(src->status.root, new->root, sizeof(src->status.root));
+		source_recovered(src);
+	} else {
+		source_complain(src, r);
+	}
+	snapshot_free(old);
+	snapshot_free(new);
+	return r;
+}

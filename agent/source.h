@@ -1,0 +1,47 @@
+/*
+ * One configured database: a source (a probe, 探针). It owns its driver handle, its schedule and its
+ * complaint throttle (the first failure is logged, repeats are counted, recovery is logged once), and
+ * runs a crawl: driver → scope filter → snapshot → diff against the stored snapshot → batches
+ * committed with the new snapshot in one durable transaction (agent/state.h).
+ *
+ * A failed or partial crawl produces no changes at all (DESIGN §3.3): the stored snapshot stays
+ * as it was and the error is kept for the probe status.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "driver.h"
+#include "state.h"
+
+struct source_status {
+	uint64_t last_start;  /* unix ms */
+	uint64_t last_end;
+	uint32_t duration_ms;
+	uint64_t objects;
+	bool ok;
+	bool ran;
+	char error[DRIVER_ERRLEN];
+	unsigned char root[32];
+};
+
+struct source {
+	const struct source_conf *conf; /* borrowed from the agent's configuration */
+	const struct driver_ops *ops;
+	void *handle;
+	unsigned interval;   /* seconds; the collector may change it */
+	uint64_t next_run;   /* monotonic ms */
+	unsigned failures;   /* consecutive, for the complaint throttle */
+	struct source_status status;
+};
+
+struct source *source_new(const struct source_conf *conf);
+void source_free(struct source *src);
+/* Crawls once and commits what changed to the outbox. 0 when the crawl succeeded (even with nothing
+ * to send), else the driver's code; *ret_batches is the number of batches queued. */
+int source_run(struct source *src, struct state *st, size_t max_batch_bytes, size_t *ret_batches);
+/* Schedules the next run after now, with the interval. */
+void source_schedule(struct source *src, uint64_t now_mono_ms);

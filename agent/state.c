@@ -1,0 +1,325 @@
+#include "state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "timeutil.h"
+#include "xmalloc.h"
+
+struct state {
+	sqlite3 *db;
+	uint64_t incarnation;
+	uint64_t last_acked;
+	uint64_t next_seq;
+	char error[256];
+};
+
+static const char schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS snapshots(source TEXT PRIMARY KEY, root BLOB NOT NULL,"
+	" data BLOB NOT NULL, crawled_at INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY, source TEXT NOT NULL,"
+	" data BLOB NOT NULL, created INTEGER NOT NULL);";
+
+static int state_sqlfail(struct state *st, const char *what)
+{
+	snprintf(st->error, sizeof(st->error), "state.db: %s: %s", what, sqlite3_errmsg(st->db));
+	return -EIO;
+}
+
+static int state_exec(struct state *st, const char *sql)
+{
+	return sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : state_sqlfail(st, sql);
+}
+
+/* Runs a one-off statement binding text (when given) then a, as far as the statement has parameters;
+ * the first column of a returned row goes to *ret_value. */
+static int state_step(struct state *st, const char *sql, const char *text, int64_t a, int64_t *ret_value)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+		return state_sqlfail(st, sql);
+	if (text)
+		sqlite3_bind_text(stmt, 1, text, -1, SQLITE_TRANSIENT);
+	if (sqlite3_bind_parameter_count(stmt) >= (text ? 2 : 1))
+		sqlite3_bind_int64(stmt, text ? 2 : 1, a);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW && ret_value)
+		*ret_value = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : state_sqlfail(st, sql);
+}
+
+static int64_t state_meta(struct state *st, const char *key, int64_t fallback)
+{
+	int64_t v = fallback;
+
+	state_step(st, "SELECT value FROM meta WHERE key = ?", key, 0, &v);
+	return v;
+}
+
+static int state_set_meta(struct state *st, const char *key, int64_t value)
+{
+	return state_step(st, "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", key, value, NULL);
+}
+
+static int state_init_incarnation(struct state *st)
+{
+	int64_t inc = state_meta(st, "incarnation", 0);
+
+	if (inc == 0) {
+		uint64_t r;
+
+		do
+			randombytes_buf(&r, sizeof(r));
+		while ((r & INT64_MAX) == 0);
+		inc = (int64_t)(r & INT64_MAX);
+		if (state_set_meta(st, "incarnation", inc) < 0)
+			return -EIO;
+	}
+	st->incarnation = (uint64_t)inc;
+	st->last_acked = (uint64_t)state_meta(st, "last_acked", 0);
+	st->next_seq = (uint64_t)state_meta(st, "next_seq", 1);
+	return 0;
+}
+
+static int state_make_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat sb;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		int e = errno;
+
+		snprintf(err, errlen, "%s: cannot create the state directory: %s", dir, strerror(e));
+		return -e;
+	}
+	if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "%s: not a directory", dir);
+		return -ENOTDIR;
+	}
+	return 0;
+}
+
+/* Creating the file ourselves first is how it gets 0600 whatever the umask. */
+static int state_touch(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		return -e;
+	}
+	close(fd);
+	return 0;
+}
+
+int state_open(const char *state_dir, struct state **ret_st, char *err, size_t errlen)
+{
+	struct state *st;
+	char *path;
+	int r = state_make_dir(state_dir, err, errlen);
+
+	if (r < 0)
+		return r;
+	path = xasprintf("%s/state.db", state_dir);
+	r = state_touch(path, err, errlen);
+	if (r < 0) {
+		free(path);
+		return r;
+	}
+	st = xcalloc(1, sizeof(*st));
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(st->db));
+		r = -EIO;
+	}
+	free(path);
+	if (r == 0)
+		sqlite3_busy_timeout(st->db, 5000);
+	if (r == 0 && (state_exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;") < 0 ||
+		       state_exec(st, schema_sql) < 0 || state_init_incarnation(st) < 0)) {
+		snprintf(err, errlen, "%s/%s", state_dir, st->error);
+		r = -EIO;
+	}
+	if (r < 0) {
+		state_close(st);
+		return r;
+	}
+	*ret_st = st;
+	return 0;
+}
+
+void state_close(struct state *st)
+{
+	if (!st)
+		return;
+	sqlite3_close(st->db);
+	free(st);
+}
+
+uint64_t state_incarnation(const struct state *st)
+{
+	return st->incarnation;
+}
+
+uint64_t state_last_acked(const struct state *st)
+{
+	return st->last_acked;
+}
+
+const char *state_error(const struct state *st)
+{
+	return st->error;
+}
+
+int state_load_snapshot(struct state *st, const char *source, struct snapshot **ret_snap)
+{
+	sqlite3_stmt *stmt;
+	int rc, r = 0;
+
+	*ret_snap = NULL;
+	if (sqlite3_prepare_v2(st->db, "SELECT data FROM snapshots WHERE source = ?", -1, &stmt, NULL) != SQLITE_OK)
+		return state_sqlfail(st, "load snapshot");
+	sqlite3_bind_text(stmt, 1, source, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		r = snapshot_decode(sqlite3_column_blob(stmt, 0), (size_t)sqlite3_column_bytes(stmt, 0), ret_snap);
+		if (r) {
+			snprintf(st->error, sizeof(st->error), "state.db: the stored snapshot of '%s' is corrupt", source);
+			r = STATE_E_CORRUPT;
+		}
+	} else if (rc != SQLITE_DONE) {
+		r = state_sqlfail(st, "load snapshot");
+	}
+	sqlite3_finalize(stmt);
+	return r;
+}
+
+int state_begin(struct state *st)
+{
+	st->next_seq = (uint64_t)state_meta(st, "next_seq", 1);
+	return state_exec(st, "BEGIN IMMEDIATE");
+}
+
+uint64_t state_next_seq(struct state *st)
+{
+	return st->next_seq++;
+}
+
+int state_outbox_add(struct state *st, uint64_t seq, const char *source, const void *data, size_t len)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "INSERT INTO outbox(seq, source, data, created) VALUES (?, ?, ?, ?)", -1,
+			       &stmt, NULL) != SQLITE_OK)
+		return state_sqlfail(st, "outbox insert");
+	sqlite3_bind_int64(stmt, 1, (int64_t)seq);
+	sqlite3_bind_text(stmt, 2, source, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(stmt, 3, data, (int)len, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 4, (int64_t)time_now_ms());
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : state_sqlfail(st, "outbox insert");
+}
+
+int state_put_snapshot(struct state *st, const struct snapshot *snap)
+{
+	sqlite3_stmt *stmt;
+	struct buf b;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO snapshots(source, root, data, crawled_at) VALUES (?, ?, ?, ?)",
+			       -1, &stmt, NULL) != SQLITE_OK)
+		return state_sqlfail(st, "snapshot store");
+	buf_init(&b);
+	snapshot_encode(snap, &b);
+	sqlite3_bind_text(stmt, 1, snap->source, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(stmt, 2, snap->root, sizeof(snap->root), SQLITE_TRANSIENT);
+	sqlite3_bind_blob(stmt, 3, b.data, (int)b.len, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 4, (int64_t)time_now_ms());
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	buf_free(&b);
+	return rc == SQLITE_DONE ? 0 : state_sqlfail(st, "snapshot store");
+}
+
+int state_commit(struct state *st)
+{
+	if (state_set_meta(st, "next_seq", (int64_t)st->next_seq) < 0 || state_exec(st, "COMMIT") < 0) {
+		state_rollback(st);
+		return -EIO;
+	}
+	return 0;
+}
+
+void state_rollback(struct state *st)
+{
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	st->next_seq = (uint64_t)state_meta(st, "next_seq", 1);
+}
+
+int state_forget_snapshot(struct state *st, const char *source)
+{
+	return state_step(st, "DELETE FROM snapshots WHERE source = ?", source, 0, NULL);
+}
+
+int state_outbox_each(struct state *st, uint64_t after, size_t limit, state_outbox_cb cb, void *ctx)
+{
+	sqlite3_stmt *stmt;
+	int rc, r = 0;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT seq, data FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", -1, &stmt,
+			       NULL) != SQLITE_OK)
+		return state_sqlfail(st, "outbox read");
+	sqlite3_bind_int64(stmt, 1, (int64_t)after);
+	sqlite3_bind_int64(stmt, 2, (int64_t)limit);
+	while (r == 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		r = cb(ctx, (uint64_t)sqlite3_column_int64(stmt, 0), sqlite3_column_blob(stmt, 1),
+		       (size_t)sqlite3_column_bytes(stmt, 1));
+	if (r == 0 && rc != SQLITE_DONE)
+		r = state_sqlfail(st, "outbox read");
+	sqlite3_finalize(stmt);
+	return r;
+}
+
+int state_outbox_ack(struct state *st, uint64_t seq)
+{
+	if (seq <= st->last_acked)
+		return 0;
+	if (state_exec(st, "BEGIN IMMEDIATE") < 0)
+		return -EIO;
+	if (state_step(st, "DELETE FROM outbox WHERE seq <= ?", NULL, (int64_t)seq, NULL) < 0 ||
+	    state_set_meta(st, "last_acked", (int64_t)seq) < 0 || state_exec(st, "COMMIT") < 0) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return -EIO;
+	}
+	st->last_acked = seq;
+	return 0;
+}
+
+int state_outbox_depth(struct state *st, uint64_t *ret_batches, uint64_t *ret_bytes)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT count(*), coalesce(sum(length(data)), 0) FROM outbox", -1, &stmt,
+			       NULL) != SQLITE_OK)
+		return state_sqlfail(st, "outbox depth");
+	rc = sqlite3_step(stmt);
+	*ret_batches = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(stmt, 0) : 0;
+	*ret_bytes = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(stmt, 1) : 0;
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_ROW ? 0 : state_sqlfail(st, "outbox depth");
+}

@@ -1,0 +1,50 @@
+/*
+ * The agent's local state: one sqlite database (state.db under state_dir) holding the last snapshot
+ * of each source, the outbox of batches not yet acknowledged, and the agent's incarnation.
+ *
+ * A crawl's new snapshot and the batches that describe it are written in ONE transaction with
+ * synchronous=FULL (DESIGN §3.4): after a crash either both are there or neither, so a change is
+ * never both forgotten and unsent. Outbox rows are deleted only when the collector acknowledged
+ * them. The incarnation is a random number chosen when the state is created; a collector that sees
+ * a new one knows the agent's sequence numbers started again.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "snapshot.h"
+
+enum {
+	STATE_E_CORRUPT = 1, /* the stored snapshot of a source cannot be decoded */
+};
+
+struct state;
+
+/* Creates state_dir (0700) and state.db (0600) when missing. -errno or -EIO with a message in err. */
+int state_open(const char *state_dir, struct state **ret_st, char *err, size_t errlen);
+void state_close(struct state *st);
+uint64_t state_incarnation(const struct state *st);
+uint64_t state_last_acked(const struct state *st);
+
+/* 0 with *ret_snap NULL when the source has never been crawled. */
+int state_load_snapshot(struct state *st, const char *source, struct snapshot **ret_snap);
+
+/* A crawl's commit: begin, next_seq/outbox_add for each batch, put_snapshot, commit (or rollback). */
+int state_begin(struct state *st);
+uint64_t state_next_seq(struct state *st);
+int state_outbox_add(struct state *st, uint64_t seq, const char *source, const void *data, size_t len);
+int state_put_snapshot(struct state *st, const struct snapshot *snap);
+int state_commit(struct state *st);
+void state_rollback(struct state *st);
+/* Forgets a source's snapshot, so that its next crawl is sent in full (a resync). */
+int state_forget_snapshot(struct state *st, const char *source);
+
+/* Calls cb for each outbox batch with seq > after, in order, at most limit of them. */
+typedef int (*state_outbox_cb)(void *ctx, uint64_t seq, const void *data, size_t len);
+int state_outbox_each(struct state *st, uint64_t after, size_t limit, state_outbox_cb cb, void *ctx);
+/* Drops the batches up to and including seq: the collector has them durably. */
+int state_outbox_ack(struct state *st, uint64_t seq);
+/* Number of batches and bytes waiting. */
+int state_outbox_depth(struct state *st, uint64_t *ret_batches, uint64_t *ret_bytes);
+const char *state_error(const struct state *st);

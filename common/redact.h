@@ -1,0 +1,9 @@
+/*
+ * Redaction of secrets from text that may reach a log, a status field or the wire: a driver's error
+ * message can echo a connection string. Every "password=…", "pwd=…" and "secret=…" value
+ * (case-insensitive, quoted or not) and the password part of a URI "scheme://user:password@host" is
+ * replaced by "***". In place; the result is never longer than the input.
+ */
+#pragma once
+
+void redact_secrets(char *s);

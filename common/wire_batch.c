@@ -1,0 +1,216 @@
+#include "wire_batch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "wire.h"
+#include "xmalloc.h"
+
+/* Room left in every batch for its envelope, source name, root hash and info. */
+#define BATCH_OVERHEAD 4096
+
+struct wire_batches {
+	Prospector__Batch **batches;
+	size_t n, cap;
+	size_t items;
+	size_t max_bytes;
+	size_t cur_bytes; /* packed size of what the last batch holds so far */
+	Prospector__SourceInfo info;
+	ProtobufCBinaryData root;
+	unsigned char root_hash[32];
+	uint64_t crawled_at;
+	char *source;
+};
+
+static Prospector__Batch *wb_open(struct wire_batches *wb, Prospector__BatchKind kind)
+{
+	Prospector__Batch *b = xmalloc(sizeof(*b));
+
+	prospector__batch__init(b);
+	b->source = wb->source;
+	b->kind = kind;
+	b->has_crawled_at = true;
+	b->crawled_at = wb->crawled_at;
+	if (wb->n == 0)
+		b->info = &wb->info;
+	xgrow(&wb->batches, &wb->cap, wb->n + 1, sizeof(*wb->batches));
+	wb->batches[wb->n++] = b;
+	wb->cur_bytes = 0;
+	return b;
+}
+
+/* The batch an item of the given size goes into: the current one while it fits, else a new one. */
+static Prospector__Batch *wb_batch_for(struct wire_batches *wb, Prospector__BatchKind kind, size_t item)
+{
+	Prospector__Batch *b = wb->n ? wb->batches[wb->n - 1] : NULL;
+	size_t limit = wb->max_bytes > BATCH_OVERHEAD * 2 ? wb->max_bytes - BATCH_OVERHEAD : wb->max_bytes / 2;
+
+	if (!b || b->kind != kind || (wb->cur_bytes && wb->cur_bytes + item + 8 > limit))
+		b = wb_open(wb, kind);
+	wb->cur_bytes += item + 8;
+	wb->items++;
+	return b;
+}
+
+static void wb_add_change(struct wire_batches *wb, const struct change *c)
+{
+	Prospector__Change *pc = wire_change_from_change(c);
+	Prospector__Batch *b = wb_batch_for(wb, PROSPECTOR__BATCH_KIND__BATCH_DELTA,
+					    prospector__change__get_packed_size(pc));
+
+	b->changes = xreallocarray(b->changes, b->n_changes + 1, sizeof(*b->changes));
+	b->changes[b->n_changes++] = pc;
+}
+
+static void wb_add_object(struct wire_batches *wb, const struct obj *o)
+{
+	Prospector__Object *po = wire_object_from_obj(o);
+	Prospector__Batch *b = wb_batch_for(wb, PROSPECTOR__BATCH_KIND__BATCH_SNAPSHOT_PART,
+					    prospector__object__get_packed_size(po));
+
+	b->objects = xreallocarray(b->objects, b->n_objects + 1, sizeof(*b->objects));
+	b->objects[b->n_objects++] = po;
+}
+
+static Prospector__Attr **wb_attrs(const struct attr *a, size_t n)
+{
+	Prospector__Attr **pa = xcalloc(n, sizeof(*pa));
+
+	for (size_t i = 0; i < n; i++) {
+		pa[i] = xmalloc(sizeof(**pa));
+		prospector__attr__init(pa[i]);
+		pa[i]->name = xstrdup(a[i].name);
+		pa[i]->value = xstrdup(a[i].value);
+	}
+	return pa;
+}
+
+static void wb_add_obs(struct wire_batches *wb, const struct obj *o)
+{
+	Prospector__ObsUpdate *u = xmalloc(sizeof(*u));
+	Prospector__Batch *b;
+
+	prospector__obs_update__init(u);
+	u->key = xstrdup(o->key);
+	u->obs = wb_attrs(o->obs, o->nobs);
+	u->n_obs = o->nobs;
+	b = wb_batch_for(wb, PROSPECTOR__BATCH_KIND__BATCH_OBS, prospector__obs_update__get_packed_size(u));
+	b->obs = xreallocarray(b->obs, b->n_obs + 1, sizeof(*b->obs));
+	b->obs[b->n_obs++] = u;
+}
+
+/* Observations of objects present in both snapshots with the same schema content. */
+static void wb_add_obs_changes(struct wire_batches *wb, const struct snapshot *old, const struct snapshot *new)
+{
+	for (size_t i = 0; i < new->nobjs; i++) {
+		const struct obj *n = new->objs[i], *o = snapshot_find(old, n->key);
+
+		if (o && memcmp(o->hash, n->hash, sizeof(n->hash)) == 0 && !obj_obs_equal(o, n))
+			wb_add_obs(wb, n);
+	}
+}
+
+static struct wire_batches *wb_new(const struct snapshot *new, const struct wire_source_info *info, size_t max_bytes)
+{
+	struct wire_batches *wb = xcalloc(1, sizeof(*wb));
+
+	wb->max_bytes = max_bytes;
+	wb->source = xstrdup(new->source);
+	wb->crawled_at = info->crawled_at_ms / 1000;
+	memcpy(wb->root_hash, new->root, sizeof(wb->root_hash));
+	wb->root.data = wb->root_hash;
+	wb->root.len = sizeof(wb->root_hash);
+	prospector__source_info__init(&wb->info);
+	wb->info.name = wb->source;
+	wb->info.driver = (char *)info->driver;
+	wb->info.department = (char *)info->department;
+	wb->info.system = (char *)info->system;
+	wb->info.has_interval_s = true;
+	wb->info.interval_s = info->interval_s;
+	wb->info.has_root_hash = true;
+	wb->info.root_hash = wb->root;
+	return wb;
+}
+
+struct wire_batches *wire_batches_build(const struct snapshot *old, const struct snapshot *new,
+					const struct diff *d, const struct wire_source_info *info, size_t max_bytes)
+{
+	struct wire_batches *wb = wb_new(new, info, max_bytes);
+
+	if (!old) {
+		for (size_t i = 0; i < new->nobjs; i++)
+			wb_add_object(wb, new->objs[i]);
+		if (wb->n == 0)
+			wb_open(wb, PROSPECTOR__BATCH_KIND__BATCH_SNAPSHOT_PART);
+		wb->batches[wb->n - 1]->kind = PROSPECTOR__BATCH_KIND__BATCH_SNAPSHOT_END;
+	} else {
+		for (size_t i = 0; i < d->nchanges; i++)
+			wb_add_change(wb, &d->changes[i]);
+		wb_add_obs_changes(wb, old, new);
+	}
+	if (wb->n) {
+		wb->batches[wb->n - 1]->has_root_hash = true;
+		wb->batches[wb->n - 1]->root_hash = wb->root;
+	}
+	return wb;
+}
+
+size_t wire_batches_count(const struct wire_batches *wb)
+{
+	return wb->n;
+}
+
+size_t wire_batches_items(const struct wire_batches *wb)
+{
+	return wb->items;
+}
+
+void wire_batches_encode(const struct wire_batches *wb, size_t i, uint64_t incarnation, uint64_t seq, struct buf *out)
+{
+	Prospector__Envelope env = PROSPECTOR__ENVELOPE__INIT;
+	Prospector__Batch *b = wb->batches[i];
+
+	b->incarnation = incarnation;
+	b->seq = seq;
+	env.body_case = PROSPECTOR__ENVELOPE__BODY_BATCH;
+	env.batch = b;
+	wire_encode_envelope(&env, out);
+}
+
+static void wb_attrs_free(Prospector__Attr **pa, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(pa[i]->name);
+		free(pa[i]->value);
+		free(pa[i]);
+	}
+	free(pa);
+}
+
+static void wb_batch_free(Prospector__Batch *b)
+{
+	for (size_t i = 0; i < b->n_changes; i++)
+		wire_change_free(b->changes[i]);
+	for (size_t i = 0; i < b->n_objects; i++)
+		wire_object_free(b->objects[i]);
+	for (size_t i = 0; i < b->n_obs; i++) {
+		free(b->obs[i]->key);
+		wb_attrs_free(b->obs[i]->obs, b->obs[i]->n_obs);
+		free(b->obs[i]);
+	}
+	free(b->changes);
+	free(b->objects);
+	free(b->obs);
+	free(b);
+}
+
+void wire_batches_free(struct wire_batches *wb)
+{
+	if (!wb)
+		return;
+	for (size_t i = 0; i < wb->n; i++)
+		wb_batch_free(wb->batches[i]);
+	free(wb->batches);
+	free(wb->source);
+	free(wb);
+}
