@@ -271,7 +271,7 @@ static void agent_turn(struct agent *a)
 	agent_run_due(a, now);
 	publisher_pump(a->pub, now);
 	if (now >= a->next_heartbeat && publisher_max_batch(a->pub)) {
-		publisher_heartbeat(a->pub, a->conf->heartbeat);
+		publisher_heartbeat(a->pub);
 		a->next_heartbeat = now + (uint64_t)a->conf->heartbeat * 1000;
 	}
 	if (zmq_poll(&item, 1, (long)agent_timeout(a, time_mono_ms())) > 0)
@@ -321,7 +321,7 @@ static int agent_once(struct agent *a, unsigned timeout_s)
 		for (size_t i = 0; i < a->nsources; i++)
 			a->sources[i]->next_run = UINT64_MAX; /* one crawl each */
 		if (publisher_drained(a->pub)) {
-			publisher_heartbeat(a->pub, a->conf->heartbeat);
+			publisher_heartbeat(a->pub);
 			return a->failed ? 1 : 0;
 		}
 	}

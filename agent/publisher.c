@@ -271,7 +271,7 @@ void publisher_recv(struct publisher *pub, uint64_t now)
 	zmq_msg_close(&msg);
 }
 
-static Prospector__ProbeStatus *publisher_probe(const struct source *src, unsigned heartbeat_s)
+static Prospector__ProbeStatus *publisher_probe(const struct source *src)
 {
 	Prospector__ProbeStatus *ps = xmalloc(sizeof(*ps));
 	const struct source_status *s = &src->status;
@@ -280,9 +280,8 @@ static Prospector__ProbeStatus *publisher_probe(const struct source *src, unsign
 	ps->source = src->conf->name;
 	ps->has_interval_s = true;
 	ps->interval_s = src->interval;
-	ps->has_next_run = true;
+	ps->has_next_run = src->next_run != UINT64_MAX; /* --once schedules nothing */
 	ps->next_run = time_now_ms() + (src->next_run > time_mono_ms() ? src->next_run - time_mono_ms() : 0);
-	(void)heartbeat_s;
 	if (!s->ran)
 		return ps;
 	ps->has_last_start = ps->has_last_end = ps->has_duration_ms = ps->has_ok = true;
@@ -314,7 +313,7 @@ static uint64_t publisher_rss(void)
 	return resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-void publisher_heartbeat(struct publisher *pub, unsigned heartbeat_s)
+void publisher_heartbeat(struct publisher *pub)
 {
 	Prospector__Envelope env = PROSPECTOR__ENVELOPE__INIT;
 	Prospector__Heartbeat hb = PROSPECTOR__HEARTBEAT__INIT;
@@ -327,7 +326,7 @@ void publisher_heartbeat(struct publisher *pub, unsigned heartbeat_s)
 	hb.n_probes = pub->conf.nsources;
 	hb.probes = xcalloc(pub->conf.nsources, sizeof(*hb.probes));
 	for (size_t i = 0; i < pub->conf.nsources; i++)
-		hb.probes[i] = publisher_probe(pub->conf.sources[i], heartbeat_s);
+		hb.probes[i] = publisher_probe(pub->conf.sources[i]);
 	state_outbox_depth(pub->st, &batches, &bytes);
 	hb.has_outbox_depth = hb.has_rss_bytes = true;
 	hb.outbox_depth = batches;

@@ -45,7 +45,7 @@ void *publisher_socket(struct publisher *pub);
 void publisher_pump(struct publisher *pub, uint64_t now_mono_ms);
 /* Reads and handles every waiting message. */
 void publisher_recv(struct publisher *pub, uint64_t now_mono_ms);
-void publisher_heartbeat(struct publisher *pub, unsigned heartbeat_s);
+void publisher_heartbeat(struct publisher *pub);
 /* Milliseconds until the publisher needs pump() again. */
 uint64_t publisher_timeout(const struct publisher *pub, uint64_t now_mono_ms);
 /* True when the collector has acknowledged everything in the outbox. */

@@ -1,0 +1,956 @@
+/*
+ * The PostgreSQL driver (libpq): reads one database's pg_catalog into a snapshot.
+ *
+ * A crawl is one read-only REPEATABLE READ transaction with statement and lock timeouts, a fixed
+ * search_path and fixed output settings (so that deparsed expressions read the same whoever runs
+ * it), then a fixed list of bulk catalog queries, one per object family, never one per table
+ * (DESIGN §3 rules 1-2): 10 statements per crawl, BEGIN and COMMIT included, whatever the size of
+ * the database. Each query builds its objects row by row in single-row mode, so that a database of
+ * 200,000 columns never holds a whole result set in memory.
+ *
+ * Keys are OIDs (DESIGN §2): "d:<datoid>", "n:<nspoid>", "r:<reloid>", "a:<reloid>:<attnum>",
+ * "c:<conoid>", "i:<indexrelid>"; the queries compute them. Objects owned by extensions, system
+ * schemas and temporary schemas are left out everywhere.
+ *
+ * The handle owns the parsed conninfo only; every crawl connects and disconnects. Nothing here ever
+ * copies the conninfo or the password into a message.
+ */
+#include "driver.h"
+
+#include <errno.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "config.h"
+#include "model.h"
+#include "utf8.h"
+#include "xmalloc.h"
+
+#define PG_MIN_VERSION 120000 /* attgenerated, conparentid, indnkeyatts */
+#define PG_DEFAULT_TIMEOUT 30 /* seconds, when the source sets none */
+#define PG_CONNECT_TIMEOUT 10 /* seconds, when the conninfo sets none */
+
+struct pg {
+	PQconninfoOption *opts;
+	unsigned timeout;
+};
+
+struct pg_crawl {
+	PGconn *conn;
+	struct snapshot *snap;
+	char *err;
+	const char *password; /* borrowed from the options; scrubbed from every message */
+	const char *params[2];  /* $1 timeout in ms, $2 client encoding, for the settings step */
+	char timeout_ms[16];
+	struct obj **map;     /* borrowed from snap, by key, for attaching comments */
+	size_t mapcap, nmap;
+};
+
+/* Connection parameters the driver needs. Forced ones override the conninfo: the model is UTF-8
+ * whatever the server's encoding. The others apply only when the conninfo does not say. */
+static const struct pg_param {
+	const char *keyword;
+	const char *value;
+	bool force;
+} pg_params[] = {
+	{ "client_encoding", "UTF8", true },
+	{ "application_name", "prospector-agent", false },
+	{ "connect_timeout", "10", false }, /* PG_CONNECT_TIMEOUT */
+	{ "keepalives_idle", "60", false },
+	{ "keepalives_interval", "10", false },
+	{ "keepalives_count", "3", false },
+};
+
+/* Login failures, told apart by SQLSTATE because the server words them in its own language. */
+static const struct pg_state {
+	const char *sqlstate;
+	int code;
+} pg_connect_states[] = {
+	{ "28P01", DRIVER_E_AUTH },      /* invalid_password */
+	{ "28000", DRIVER_E_AUTH },      /* invalid_authorization_specification: no hba entry, no role */
+	{ "42501", DRIVER_E_PRIVILEGE }, /* no CONNECT privilege on the database */
+	{ NULL, 0 },
+};
+
+static const struct pg_relkind {
+	char relkind;
+	enum obj_kind kind;
+	const char *flag; /* an ATTR_BOOL attribute the relkind implies */
+} pg_relkinds[] = {
+	{ 'r', OBJ_TABLE, NULL },
+	{ 'p', OBJ_TABLE, "partitioned" },
+	{ 'f', OBJ_TABLE, "foreign" },
+	{ 'v', OBJ_VIEW, NULL },
+	{ 'm', OBJ_MATVIEW, NULL },
+	{ 'S', OBJ_SEQUENCE, NULL },
+	{ 0, 0, NULL },
+};
+
+static const struct pg_contype {
+	char contype;
+	enum obj_kind kind;
+} pg_contypes[] = {
+	{ 'p', OBJ_PRIMARY_KEY },
+	{ 'u', OBJ_UNIQUE },
+	{ 'c', OBJ_CHECK },
+	{ 'f', OBJ_FOREIGN_KEY },
+	{ 0, 0 },
+};
+
+struct pg_word {
+	char code;
+	const char *word;
+};
+
+static const struct pg_word pg_fk_actions[] = {
+	{ 'a', "NO ACTION" }, { 'r', "RESTRICT" }, { 'c', "CASCADE" },
+	{ 'n', "SET NULL" }, { 'd', "SET DEFAULT" }, { 0, NULL },
+};
+
+static const struct pg_word pg_fk_matches[] = {
+	{ 'f', "FULL" }, { 'p', "PARTIAL" }, { 's', "SIMPLE" }, { 0, NULL },
+};
+
+/* How a type's atttypmod reads. */
+enum pg_typmod {
+	PG_MOD_NONE,
+	PG_MOD_VARCHAR,   /* length = typmod - VARHDRSZ */
+	PG_MOD_BITS,      /* length = typmod */
+	PG_MOD_NUMERIC,   /* precision and scale packed after VARHDRSZ */
+	PG_MOD_FRACTION,  /* fractional second digits = typmod */
+	PG_MOD_INTERVAL,  /* fractional second digits in the low 16 bits, 0xffff = unspecified */
+};
+
+/* Type families by the base type's name. Types outside pg_catalog match only when any_schema says
+ * so (extension types that live wherever they were installed). Arrays, enums and ranges are told
+ * by typcategory/typtype before this table is consulted. */
+static const struct pg_family {
+	const char *typname;
+	const char *family;
+	const char *precision; /* fixed binary precision */
+	enum pg_typmod mod;
+	bool any_schema;
+} pg_families[] = {
+	{ "int2", "integer", "16", PG_MOD_NONE, false },
+	{ "int4", "integer", "32", PG_MOD_NONE, false },
+	{ "int8", "integer", "64", PG_MOD_NONE, false },
+	{ "numeric", "decimal", NULL, PG_MOD_NUMERIC, false },
+	{ "money", "decimal", NULL, PG_MOD_NONE, false },
+	{ "float4", "float", "24", PG_MOD_NONE, false },
+	{ "float8", "float", "53", PG_MOD_NONE, false },
+	{ "bool", "boolean", NULL, PG_MOD_NONE, false },
+	{ "varchar", "string", NULL, PG_MOD_VARCHAR, false },
+	{ "text", "string", NULL, PG_MOD_NONE, false },
+	{ "name", "string", NULL, PG_MOD_NONE, false },
+	{ "citext", "string", NULL, PG_MOD_NONE, true },
+	{ "bpchar", "char", NULL, PG_MOD_VARCHAR, false },
+	{ "char", "char", NULL, PG_MOD_NONE, false },
+	{ "bytea", "binary", NULL, PG_MOD_NONE, false },
+	{ "date", "date", NULL, PG_MOD_NONE, false },
+	{ "time", "time", NULL, PG_MOD_FRACTION, false },
+	{ "timetz", "timetz", NULL, PG_MOD_FRACTION, false },
+	{ "timestamp", "timestamp", NULL, PG_MOD_FRACTION, false },
+	{ "timestamptz", "timestamptz", NULL, PG_MOD_FRACTION, false },
+	{ "interval", "interval", NULL, PG_MOD_INTERVAL, false },
+	{ "json", "json", NULL, PG_MOD_NONE, false },
+	{ "jsonb", "json", NULL, PG_MOD_NONE, false },
+	{ "uuid", "uuid", NULL, PG_MOD_NONE, false },
+	{ "xml", "xml", NULL, PG_MOD_NONE, false },
+	{ "bit", "bit", NULL, PG_MOD_BITS, false },
+	{ "varbit", "bit", NULL, PG_MOD_BITS, false },
+	{ "inet", "network", NULL, PG_MOD_NONE, false },
+	{ "cidr", "network", NULL, PG_MOD_NONE, false },
+	{ "macaddr", "network", NULL, PG_MOD_NONE, false },
+	{ "macaddr8", "network", NULL, PG_MOD_NONE, false },
+	{ "point", "geometry", NULL, PG_MOD_NONE, false },
+	{ "line", "geometry", NULL, PG_MOD_NONE, false },
+	{ "lseg", "geometry", NULL, PG_MOD_NONE, false },
+	{ "box", "geometry", NULL, PG_MOD_NONE, false },
+	{ "path", "geometry", NULL, PG_MOD_NONE, false },
+	{ "polygon", "geometry", NULL, PG_MOD_NONE, false },
+	{ "circle", "geometry", NULL, PG_MOD_NONE, false },
+	{ "geometry", "geometry", NULL, PG_MOD_NONE, true },
+	{ "geography", "geometry", NULL, PG_MOD_NONE, true },
+	{ NULL, NULL, NULL, PG_MOD_NONE, false },
+};
+
+/*
+ * The SQL. Every object query returns key, parent and name first, then the columns its row
+ * function reads by position, then attribute columns named as the model's attributes (NULL =
+ * absent; "obs:x" = observation x), which pg_set_attrs copies as they are.
+ */
+
+/* Schemas we crawl: not system, not temporary (pg_temp_N, pg_toast_temp_N), not an extension's. */
+#define PG_NSP_VISIBLE                                                                         \
+	"n.nspname NOT IN ('pg_catalog', 'information_schema') "                               \
+	"AND n.nspname !~ '^pg_(toast|temp_)' "                                                \
+	"AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_namespace'::regclass " \
+	"AND e.objid = n.oid AND e.deptype = 'e')"
+
+/* Relations we crawl, as a CTE the queries below join against. */
+#define PG_REL_CTE                                                                             \
+	"rel AS (SELECT c.oid, c.relkind FROM pg_class c "                                     \
+	"JOIN pg_namespace n ON n.oid = c.relnamespace "                                       \
+	"WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S') AND " PG_NSP_VISIBLE " "            \
+	"AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_class'::regclass "    \
+	"AND e.objid = c.oid AND e.deptype = 'e')) "
+
+/* SET LOCAL in one statement. Dates, intervals, floats and names in deparsed expressions
+ * (defaults, partition bounds, view definitions) follow these settings, so they are pinned. */
+static const char pg_sql_settings[] =
+	"SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $1, true), "
+	"set_config('client_encoding', $2, true), "
+	"set_config('search_path', 'pg_catalog', true), set_config('DateStyle', 'ISO, YMD', true), "
+	"set_config('IntervalStyle', 'postgres', true), set_config('TimeZone', 'UTC', true), "
+	"set_config('extra_float_digits', '1', true)";
+
+static const char pg_sql_database[] =
+	"SELECT 'd:' || d.oid, NULL, d.datname, "
+	"pg_encoding_to_char(d.encoding) AS encoding, d.datcollate AS \"collation\", "
+	"d.datctype AS ctype, shobj_description(d.oid, 'pg_database') AS comment "
+	"FROM pg_database d WHERE d.datname = current_database()";
+
+static const char pg_sql_schemas[] =
+	"SELECT 'n:' || n.oid, "
+	"(SELECT 'd:' || d.oid FROM pg_database d WHERE d.datname = current_database()), "
+	"n.nspname, pg_get_userbyid(n.nspowner) AS owner "
+	"FROM pg_namespace n WHERE " PG_NSP_VISIBLE;
+
+/*
+ * A partition's parent is its partitioned table when we crawl that table; a view's dependencies are
+ * the relations its _RETURN rule reads, sorted by key in byte order. Bytes are estimated from
+ * relpages (table, TOAST table and their indexes), kept current by VACUUM and ANALYZE, like rows:
+ * pg_total_relation_size would lock and open every table, which costs a cold backend over a second
+ * on 10,000 tables and makes the whole crawl wait behind any ACCESS EXCLUSIVE lock. Expressions
+ * without column references are deparsed without their relation (relid 0) so as not to open it.
+ */
+static const char pg_sql_relations[] =
+	"WITH " PG_REL_CTE ", "
+	"idx AS (SELECT i.indrelid, sum(ic.relpages) AS pages FROM pg_index i "
+	"JOIN pg_class ic ON ic.oid = i.indexrelid GROUP BY i.indrelid), "
+	"dep AS (SELECT r.ev_class, string_agg(DISTINCT ('r:' || d.refobjid) COLLATE \"C\", chr(31) "
+	"ORDER BY ('r:' || d.refobjid) COLLATE \"C\") AS refs "
+	"FROM pg_rewrite r JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid "
+	"JOIN rel t ON t.oid = d.refobjid AND t.relkind <> 'S' "
+	"WHERE r.rulename = '_RETURN' AND d.refclassid = 'pg_class'::regclass "
+	"AND d.refobjid <> r.ev_class GROUP BY r.ev_class) "
+	"SELECT 'r:' || c.oid, coalesce('r:' || p.inhparent, 'n:' || c.relnamespace), c.relname, "
+	"c.relkind, CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END, "
+	"CASE WHEN c.relkind <> 'S' THEN pg_get_userbyid(c.relowner) END AS owner, "
+	"CASE WHEN c.relpersistence = 'u' AND c.relkind IN ('r', 'p') THEN 'true' END AS unlogged, "
+	"CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_key, "
+	"'r:' || p.inhparent AS partition_of, "
+	"CASE WHEN p.inhparent IS NOT NULL THEN pg_get_expr(c.relpartbound, 0) END AS partition_bound, "
+	"fs.srvname AS foreign_server, dep.refs AS depends_on, "
+	"format_type(s.seqtypid, NULL) AS type, s.seqstart AS start, s.seqincrement AS increment, "
+	"s.seqmin AS min, s.seqmax AS max, CASE WHEN s.seqcycle THEN 'true' END AS cycle, "
+	"CASE WHEN c.relkind = 'S' THEN (SELECT 'a:' || o.refobjid || ':' || o.refobjsubid "
+	"FROM pg_depend o WHERE o.classid = 'pg_class'::regclass AND o.objid = c.oid "
+	"AND o.refclassid = 'pg_class'::regclass AND o.refobjsubid > 0 AND o.deptype IN ('a', 'i') "
+	"LIMIT 1) END AS owned_by, "
+	"CASE WHEN c.reltuples >= 0 AND c.relkind IN ('r', 'p', 'f', 'm') "
+	"THEN c.reltuples::bigint END AS \"obs:rows\", "
+	"CASE WHEN c.relkind IN ('r', 'm') THEN (c.relpages + coalesce(tc.relpages, 0) "
+	"+ coalesce(ti.pages, 0) + coalesce(tti.pages, 0)) * current_setting('block_size')::bigint "
+	"END AS \"obs:bytes\" "
+	"FROM pg_class c JOIN rel ON rel.oid = c.oid "
+	"LEFT JOIN pg_inherits p ON c.relispartition AND p.inhrelid = c.oid "
+	"AND p.inhparent IN (SELECT oid FROM rel) "
+	"LEFT JOIN pg_foreign_table ft ON ft.ftrelid = c.oid "
+	"LEFT JOIN pg_foreign_server fs ON fs.oid = ft.ftserver "
+	"LEFT JOIN pg_sequence s ON s.seqrelid = c.oid "
+	"LEFT JOIN dep ON dep.ev_class = c.oid "
+	"LEFT JOIN pg_class tc ON tc.oid = c.reltoastrelid "
+	"LEFT JOIN idx ti ON ti.indrelid = c.oid "
+	"LEFT JOIN idx tti ON tti.indrelid = c.reltoastrelid";
+
+/* Domains resolve to their base type (through domains over domains) with the first typmod met.
+ * Defaults cannot refer to columns, so they are deparsed without opening their table. */
+static const char pg_sql_columns[] =
+	"WITH RECURSIVE dom(oid, base, typmod) AS ("
+	"SELECT t.oid, t.typbasetype, t.typtypmod FROM pg_type t WHERE t.typtype = 'd' "
+	"UNION ALL SELECT dom.oid, b.typbasetype, CASE WHEN dom.typmod >= 0 THEN dom.typmod "
+	"ELSE b.typtypmod END FROM dom JOIN pg_type b ON b.oid = dom.base AND b.typtype = 'd'), "
+	"dombase AS (SELECT dom.* FROM dom JOIN pg_type b ON b.oid = dom.base AND b.typtype <> 'd'), "
+	PG_REL_CTE
+	"SELECT 'a:' || a.attrelid || ':' || a.attnum, 'r:' || a.attrelid, a.attname, "
+	"bt.typname, bt.typnamespace = 'pg_catalog'::regnamespace, bt.typcategory, bt.typtype, "
+	"CASE WHEN db.oid IS NULL THEN a.atttypmod ELSE db.typmod END, "
+	"a.attnum AS ordinal, format_type(a.atttypid, a.atttypmod) AS type, "
+	"CASE WHEN NOT a.attnotnull THEN 'true' END AS nullable, "
+	"CASE WHEN a.attgenerated = '' THEN pg_get_expr(ad.adbin, 0) END AS \"default\", "
+	"CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END AS identity, "
+	"CASE WHEN a.attgenerated = 's' THEN pg_get_expr(ad.adbin, ad.adrelid) END AS generated, "
+	"CASE WHEN a.attcollation <> t.typcollation THEN co.collname END AS \"collation\" "
+	"FROM pg_attribute a JOIN rel ON rel.oid = a.attrelid AND rel.relkind <> 'S' "
+	"JOIN pg_type t ON t.oid = a.atttypid "
+	"LEFT JOIN dombase db ON db.oid = a.atttypid "
+	"JOIN pg_type bt ON bt.oid = coalesce(db.base, a.atttypid) "
+	"LEFT JOIN pg_attrdef ad ON a.atthasdef AND ad.adrelid = a.attrelid AND ad.adnum = a.attnum "
+	"LEFT JOIN pg_collation co ON co.oid = a.attcollation "
+	"WHERE a.attnum > 0 AND NOT a.attisdropped";
+
+/* A foreign key on a table that references a partitioned table is cloned once per referenced
+ * partition, on the same table; those clones are bookkeeping, the parent constraint says it all. */
+static const char pg_sql_constraints[] =
+	"WITH " PG_REL_CTE
+	"SELECT 'c:' || k.oid, 'r:' || k.conrelid, k.conname, "
+	"k.contype, k.conrelid, k.conkey, k.confrelid, k.confkey, "
+	"k.confupdtype, k.confdeltype, k.confmatchtype, "
+	"CASE WHEN k.condeferrable THEN 'DEFERRABLE INITIALLY ' "
+	"|| CASE WHEN k.condeferred THEN 'DEFERRED' ELSE 'IMMEDIATE' END END AS deferrable, "
+	"CASE WHEN k.contype = 'c' THEN pg_get_constraintdef(k.oid) END AS expression "
+	"FROM pg_constraint k JOIN rel ON rel.oid = k.conrelid "
+	"WHERE k.contype IN ('p', 'u', 'c', 'f') AND NOT (k.contype = 'f' AND EXISTS ("
+	"SELECT 1 FROM pg_constraint pk WHERE pk.oid = k.conparentid AND pk.conrelid = k.conrelid))";
+
+/* Indexes that implement a primary key or unique constraint are that constraint, not indexes. */
+static const char pg_sql_indexes[] =
+	"WITH " PG_REL_CTE
+	"SELECT 'i:' || i.indexrelid, 'r:' || i.indrelid, ic.relname, "
+	"i.indrelid, i.indnkeyatts, i.indkey, "
+	"pg_get_expr(i.indexprs, i.indrelid) AS expressions, "
+	"CASE WHEN i.indisunique THEN 'true' END AS \"unique\", am.amname AS method, "
+	"pg_get_expr(i.indpred, i.indrelid) AS predicate "
+	"FROM pg_index i JOIN rel ON rel.oid = i.indrelid "
+	"JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam "
+	"WHERE i.indislive AND NOT EXISTS (SELECT 1 FROM pg_constraint k "
+	"WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u'))";
+
+/* Every comment at once; those on objects we did not crawl find no object and are dropped. */
+static const char pg_sql_comments[] =
+	"SELECT CASE WHEN d.classoid = 'pg_namespace'::regclass THEN 'n:' || d.objoid "
+	"WHEN d.classoid = 'pg_constraint'::regclass THEN 'c:' || d.objoid "
+	"WHEN d.objsubid > 0 THEN 'a:' || d.objoid || ':' || d.objsubid "
+	"WHEN c.relkind IN ('i', 'I') THEN 'i:' || d.objoid ELSE 'r:' || d.objoid END, "
+	"d.description "
+	"FROM pg_description d LEFT JOIN pg_class c "
+	"ON d.classoid = 'pg_class'::regclass AND c.oid = d.objoid "
+	"WHERE d.classoid IN ('pg_class'::regclass, 'pg_namespace'::regclass, 'pg_constraint'::regclass)";
+
+/* Result columns read by position. */
+enum { PG_KEY, PG_PARENT, PG_NAME };
+enum { REL_KIND = 3, REL_DEFINITION, REL_ATTRS };
+enum { COL_TYPNAME = 3, COL_SYSCAT, COL_CATEGORY, COL_TYPTYPE, COL_TYPMOD, COL_ATTRS };
+enum { CON_TYPE = 3, CON_RELID, CON_KEY, CON_FRELID, CON_FKEY, CON_UPD, CON_DEL, CON_MATCH, CON_ATTRS };
+enum { IDX_RELID = 3, IDX_NKEY, IDX_KEY, IDX_ATTRS };
+enum { DB_ATTRS = 3 };
+enum { CMT_KEY, CMT_TEXT };
+
+/* Replaces bytes that are not UTF-8 with '?', in place. Only a SQL_ASCII server sends such bytes:
+ * it stores whatever it was given and converts nothing, so the driver reads it as SQL_ASCII too
+ * (asking for UTF8 would make the server fail on the first such byte) and the model stays UTF-8. */
+static void pg_utf8_fix(char *s)
+{
+	while (*s) {
+		size_t n = utf8_seqlen((const unsigned char *)s);
+
+		if (!n) {
+			*s++ = '?';
+			continue;
+		}
+		s += n;
+	}
+}
+
+/* A value of a single-row result; NULL for SQL NULL. */
+static const char *pg_val(const PGresult *res, int col)
+{
+	char *v;
+
+	if (PQgetisnull(res, 0, col))
+		return NULL;
+	v = PQgetvalue(res, 0, col);
+	pg_utf8_fix(v);
+	return v;
+}
+
+/* Blanks every occurrence of the password, should a server or libpq ever echo it. Passwords under
+ * four bytes are not searched for: they occur in ordinary words. */
+static void pg_scrub(char *s, const char *password)
+{
+	size_t n = password ? strlen(password) : 0;
+	char *p;
+
+	if (n < 4)
+		return;
+	while ((p = strstr(s, password)))
+		memset(p, '*', n);
+}
+
+static int pg_fail(struct pg_crawl *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int pg_fail(struct pg_crawl *c, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->err, DRIVER_ERRLEN, fmt, ap);
+	va_end(ap);
+	pg_scrub(c->err, c->password);
+	return code;
+}
+
+static const char *pg_word(const struct pg_word *t, const char *code)
+{
+	for (; code && t->word; t++)
+		if (t->code == code[0])
+			return t->word;
+	return NULL;
+}
+
+/* The object map: open addressing with linear probing, never more than half full. */
+static size_t pg_map_slot(struct obj *const *map, size_t cap, const char *key)
+{
+	uint64_t h = 14695981039346656037u; /* FNV-1a */
+	size_t i;
+
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		h = (h ^ *p) * 1099511628211u;
+	for (i = h & (cap - 1); map[i] && strcmp(map[i]->key, key) != 0; i = (i + 1) & (cap - 1))
+		;
+	return i;
+}
+
+static void pg_map_put(struct pg_crawl *c, struct obj *o)
+{
+	if (2 * (c->nmap + 1) > c->mapcap) {
+		size_t cap = c->mapcap ? 2 * c->mapcap : 1024;
+		struct obj **map = xcalloc(cap, sizeof(*map));
+
+		for (size_t i = 0; i < c->mapcap; i++)
+			if (c->map[i])
+				map[pg_map_slot(map, cap, c->map[i]->key)] = c->map[i];
+		free(c->map);
+		c->map = map;
+		c->mapcap = cap;
+	}
+	c->map[pg_map_slot(c->map, c->mapcap, o->key)] = o;
+	c->nmap++;
+}
+
+static struct obj *pg_map_get(const struct pg_crawl *c, const char *key)
+{
+	return c->mapcap ? c->map[pg_map_slot(c->map, c->mapcap, key)] : NULL;
+}
+
+/* Every object query starts with key, parent and name. */
+static struct obj *pg_obj_new(enum obj_kind kind, const PGresult *res)
+{
+	return obj_new(kind, pg_val(res, PG_KEY), pg_val(res, PG_PARENT), pg_val(res, PG_NAME));
+}
+
+static void pg_set_attrs(struct obj *o, const PGresult *res, int first)
+{
+	for (int i = first; i < PQnfields(res); i++) {
+		const char *name = PQfname(res, i), *v = pg_val(res, i);
+
+		if (!v)
+			continue;
+		if (strncmp(name, "obs:", 4) == 0)
+			obj_set_obs(o, name + 4, v);
+		else
+			obj_set(o, name, v);
+	}
+}
+
+static void pg_add(struct pg_crawl *c, struct obj **o)
+{
+	pg_map_put(c, snapshot_add(c->snap, o));
+}
+
+static void pg_set_sha256(struct obj *o, const char *attr, const char *text)
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+	char hex[2 * sizeof(h) + 1];
+
+	crypto_hash_sha256(h, (const unsigned char *)text, strlen(text));
+	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+	obj_set(o, attr, hex);
+}
+
+/*
+ * Attribute numbers as column keys: list is an int2[] ("{1,2}") or an int2vector ("1 2"); entries
+ * from..to-1 are kept, zeros (index expressions) skipped. NULL when nothing is left.
+ */
+static char *pg_attnum_refs(const char *relid, const char *list, long from, long to)
+{
+	struct buf b;
+	long pos = 0;
+	char *end;
+
+	buf_init(&b);
+	for (const char *p = list; p && *p; p = end) {
+		long attnum = strtol(p, &end, 10);
+
+		if (end == p) {
+			end = (char *)p + 1;
+			continue;
+		}
+		if (pos >= from && pos < to && attnum > 0) {
+			if (b.len)
+				buf_addc(&b, MODEL_REF_SEP);
+			buf_addf(&b, "a:%s:%ld", relid, attnum);
+		}
+		pos++;
+	}
+	return buf_steal(&b);
+}
+
+static void pg_set_refs(struct obj *o, const char *attr, const char *relid, const char *list, long from, long to)
+{
+	char *refs = pg_attnum_refs(relid, list, from, to);
+
+	if (refs && *refs)
+		obj_set(o, attr, refs);
+	free(refs);
+}
+
+static int pg_row_plain(struct pg_crawl *c, const PGresult *res, enum obj_kind kind)
+{
+	struct obj *o = pg_obj_new(kind, res);
+
+	pg_set_attrs(o, res, DB_ATTRS);
+	pg_add(c, &o);
+	return 0;
+}
+
+static int pg_row_database(struct pg_crawl *c, const PGresult *res)
+{
+	return pg_row_plain(c, res, OBJ_DATABASE);
+}
+
+static int pg_row_schema(struct pg_crawl *c, const PGresult *res)
+{
+	return pg_row_plain(c, res, OBJ_SCHEMA);
+}
+
+static const struct pg_relkind *pg_relkind_lookup(const char *relkind)
+{
+	for (const struct pg_relkind *k = pg_relkinds; relkind && k->relkind; k++)
+		if (k->relkind == relkind[0])
+			return k;
+	return NULL;
+}
+
+static int pg_row_relation(struct pg_crawl *c, const PGresult *res)
+{
+	const struct pg_relkind *rk = pg_relkind_lookup(pg_val(res, REL_KIND));
+	const char *def = pg_val(res, REL_DEFINITION);
+	struct obj *o;
+
+	if (!rk)
+		return pg_fail(c, DRIVER_E_QUERY, "relations: unexpected relkind for %s", pg_val(res, PG_KEY));
+	o = pg_obj_new(rk->kind, res);
+	if (rk->flag)
+		obj_set(o, rk->flag, "true");
+	if (def)
+		pg_set_sha256(o, "definition_hash", def);
+	pg_set_attrs(o, res, REL_ATTRS);
+	pg_add(c, &o);
+	return 0;
+}
+
+static const struct pg_family *pg_family_lookup(const char *typname, bool syscat)
+{
+	for (const struct pg_family *f = pg_families; f->typname; f++)
+		if ((syscat || f->any_schema) && strcmp(f->typname, typname) == 0)
+			return f;
+	return NULL;
+}
+
+/* Length, precision and scale from the typmod, as the server's own typmodout functions read it.
+ * Numeric scale is 11 bits, signed since PostgreSQL 15. */
+static void pg_set_typmod(struct obj *o, enum pg_typmod mod, long typmod)
+{
+	if (typmod < 0)
+		return;
+	switch (mod) {
+	case PG_MOD_VARCHAR:
+		if (typmod >= 4)
+			obj_setf(o, "length", "%ld", typmod - 4);
+		break;
+	case PG_MOD_BITS:
+		obj_setf(o, "length", "%ld", typmod);
+		break;
+	case PG_MOD_NUMERIC:
+		if (typmod >= 4) {
+			obj_setf(o, "precision", "%ld", ((typmod - 4) >> 16) & 0xffff);
+			obj_setf(o, "scale", "%ld", (((typmod - 4) & 0x7ff) ^ 1024) - 1024);
+		}
+		break;
+	case PG_MOD_FRACTION:
+		obj_setf(o, "precision", "%ld", typmod);
+		break;
+	case PG_MOD_INTERVAL:
+		if ((typmod & 0xffff) != 0xffff)
+			obj_setf(o, "precision", "%ld", typmod & 0xffff);
+		break;
+	case PG_MOD_NONE:
+		break;
+	}
+}
+
+static void pg_set_family(struct obj *o, const PGresult *res)
+{
+	const char *typname = pg_val(res, COL_TYPNAME), *category = pg_val(res, COL_CATEGORY);
+	const char *typtype = pg_val(res, COL_TYPTYPE);
+	const struct pg_family *f;
+
+	if (category[0] == 'A')
+		obj_set(o, "family", "array");
+	else if (typtype[0] == 'e')
+		obj_set(o, "family", "enum");
+	else if (typtype[0] == 'r' || typtype[0] == 'm')
+		obj_set(o, "family", "range");
+	else if ((f = pg_family_lookup(typname, pg_val(res, COL_SYSCAT)[0] == 't'))) {
+		obj_set(o, "family", f->family);
+		obj_set(o, "precision", f->precision);
+		pg_set_typmod(o, f->mod, strtol(pg_val(res, COL_TYPMOD), NULL, 10));
+	} else
+		obj_set(o, "family", "other");
+}
+
+static int pg_row_column(struct pg_crawl *c, const PGresult *res)
+{
+	struct obj *o = pg_obj_new(OBJ_COLUMN, res);
+
+	pg_set_family(o, res);
+	pg_set_attrs(o, res, COL_ATTRS);
+	pg_add(c, &o);
+	return 0;
+}
+
+static const struct pg_contype *pg_contype_lookup(const char *contype)
+{
+	for (const struct pg_contype *k = pg_contypes; contype && k->contype; k++)
+		if (k->contype == contype[0])
+			return k;
+	return NULL;
+}
+
+static void pg_set_fk(struct obj *o, const PGresult *res)
+{
+	const char *frelid = pg_val(res, CON_FRELID);
+
+	obj_setf(o, "ref_table", "r:%s", frelid);
+	pg_set_refs(o, "ref_columns", frelid, pg_val(res, CON_FKEY), 0, INT16_MAX);
+	obj_set(o, "on_update", pg_word(pg_fk_actions, pg_val(res, CON_UPD)));
+	obj_set(o, "on_delete", pg_word(pg_fk_actions, pg_val(res, CON_DEL)));
+	obj_set(o, "match", pg_word(pg_fk_matches, pg_val(res, CON_MATCH)));
+}
+
+static int pg_row_constraint(struct pg_crawl *c, const PGresult *res)
+{
+	const struct pg_contype *ct = pg_contype_lookup(pg_val(res, CON_TYPE));
+	struct obj *o;
+
+	if (!ct)
+		return pg_fail(c, DRIVER_E_QUERY, "constraints: unexpected contype for %s", pg_val(res, PG_KEY));
+	o = pg_obj_new(ct->kind, res);
+	pg_set_refs(o, "columns", pg_val(res, CON_RELID), pg_val(res, CON_KEY), 0, INT16_MAX);
+	if (ct->kind == OBJ_FOREIGN_KEY)
+		pg_set_fk(o, res);
+	pg_set_attrs(o, res, CON_ATTRS);
+	pg_add(c, &o);
+	return 0;
+}
+
+/* indkey lists the key columns first, then the INCLUDE columns. */
+static int pg_row_index(struct pg_crawl *c, const PGresult *res)
+{
+	struct obj *o = pg_obj_new(OBJ_INDEX, res);
+	const char *relid = pg_val(res, IDX_RELID), *indkey = pg_val(res, IDX_KEY);
+	long nkey = strtol(pg_val(res, IDX_NKEY), NULL, 10);
+
+	pg_set_refs(o, "columns", relid, indkey, 0, nkey);
+	pg_set_refs(o, "include", relid, indkey, nkey, INT16_MAX);
+	pg_set_attrs(o, res, IDX_ATTRS);
+	pg_add(c, &o);
+	return 0;
+}
+
+static int pg_row_comment(struct pg_crawl *c, const PGresult *res)
+{
+	struct obj *o = pg_map_get(c, pg_val(res, CMT_KEY));
+
+	if (o)
+		obj_set(o, "comment", pg_val(res, CMT_TEXT));
+	return 0;
+}
+
+/* The crawl, in order. Comments come last: they attach to objects the others made. */
+static const struct pg_step {
+	const char *what;
+	const char *sql;
+	int (*row)(struct pg_crawl *c, const PGresult *res); /* NULL: rows are ignored */
+	int nparams;                                         /* of pg_crawl.params */
+} pg_steps[] = {
+	{ "starting the transaction", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL, 0 },
+	{ "setting up the transaction", pg_sql_settings, NULL, 2 },
+	{ "reading the database", pg_sql_database, pg_row_database, 0 },
+	{ "reading schemas", pg_sql_schemas, pg_row_schema, 0 },
+	{ "reading relations", pg_sql_relations, pg_row_relation, 0 },
+	{ "reading columns", pg_sql_columns, pg_row_column, 0 },
+	{ "reading constraints", pg_sql_constraints, pg_row_constraint, 0 },
+	{ "reading indexes", pg_sql_indexes, pg_row_index, 0 },
+	{ "reading comments", pg_sql_comments, pg_row_comment, 0 },
+	{ "committing", "COMMIT", NULL, 0 },
+};
+
+/* The first line of a libpq message, without its trailing newline. */
+static int pg_line_len(const char *msg)
+{
+	size_t n = strcspn(msg, "\n");
+
+	return n > 400 ? 400 : (int)n;
+}
+
+static int pg_result_error(struct pg_crawl *c, const struct pg_step *s, const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+	if (PQstatus(c->conn) == CONNECTION_BAD)
+		return pg_fail(c, DRIVER_E_CONNECT, "connection lost while %s: %.*s", s->what,
+			       pg_line_len(PQerrorMessage(c->conn)), PQerrorMessage(c->conn));
+	if (!msg)
+		msg = PQresultErrorMessage(res);
+	return pg_fail(c, state && strcmp(state, "42501") == 0 ? DRIVER_E_PRIVILEGE : DRIVER_E_QUERY,
+		       "%s: %.*s", s->what, pg_line_len(msg), msg);
+}
+
+/* Runs one step in single-row mode. On a row function's failure the rest of the result is left
+ * unread: the connection is about to be closed anyway. */
+static int pg_step_run(struct pg_crawl *c, const struct pg_step *s)
+{
+	PGresult *res;
+	int r = 0;
+
+	if (!PQsendQueryParams(c->conn, s->sql, s->nparams, NULL, c->params, NULL, NULL, 0))
+		return pg_fail(c, DRIVER_E_CONNECT, "%s: %.*s", s->what,
+			       pg_line_len(PQerrorMessage(c->conn)), PQerrorMessage(c->conn));
+	PQsetSingleRowMode(c->conn);
+	while (r == 0 && (res = PQgetResult(c->conn))) {
+		ExecStatusType st = PQresultStatus(res);
+
+		if (st == PGRES_SINGLE_TUPLE && s->row)
+			r = s->row(c, res);
+		else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+			r = pg_result_error(c, s, res);
+		PQclear(res);
+	}
+	return r;
+}
+
+static const char *pg_opt(PQconninfoOption *opts, const char *keyword)
+{
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		if (strcmp(o->keyword, keyword) == 0)
+			return o->val;
+	return NULL;
+}
+
+/* The parsed conninfo plus the driver's parameters, as PQconnectStartParams wants them. */
+static void pg_params_build(const struct pg *pg, const char ***ret_kw, const char ***ret_val)
+{
+	size_t n = 0, max = sizeof(pg_params) / sizeof(pg_params[0]) + 1;
+	const char **kw, **val;
+
+	for (PQconninfoOption *o = pg->opts; o->keyword; o++)
+		max++;
+	kw = xcalloc(max, sizeof(*kw));
+	val = xcalloc(max, sizeof(*val));
+	for (size_t i = 0; i < sizeof(pg_params) / sizeof(pg_params[0]); i++) {
+		if (!pg_params[i].force && pg_opt(pg->opts, pg_params[i].keyword))
+			continue;
+		kw[n] = pg_params[i].keyword;
+		val[n++] = pg_params[i].value;
+	}
+	for (PQconninfoOption *o = pg->opts; o->keyword; o++) {
+		if (!o->val || strcmp(o->keyword, "client_encoding") == 0)
+			continue;
+		kw[n] = o->keyword;
+		val[n++] = o->val;
+	}
+	*ret_kw = kw;
+	*ret_val = val;
+}
+
+static long pg_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/*
+ * Drives PQconnectPoll up to the deadline (<= 0: none). The driver polls instead of calling
+ * PQconnectdbParams so that it can ask for verbose errors before the server answers: only they carry
+ * the SQLSTATE that tells a refused login from an unreachable server in any server language.
+ * Returns false on timeout.
+ */
+static bool pg_connect_poll(PGconn *conn, long deadline)
+{
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+		struct pollfd p = { PQsocket(conn), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0 };
+		long left = deadline > 0 ? deadline - pg_now_ms() : -1;
+		int r;
+
+		if (deadline > 0 && left <= 0)
+			return false;
+		r = poll(&p, 1, (int)left);
+		if (r == 0)
+			return false;
+		if (r < 0 && errno != EINTR)
+			return true; /* PQconnectPoll reports the socket's state */
+		st = PQconnectPoll(conn);
+	}
+	return true;
+}
+
+/* The SQLSTATE a verbose message carries after its severity: "FATAL:  28P01: ...". */
+static bool pg_message_state(const char *msg, char state[6])
+{
+	for (const char *p = strstr(msg, ":  "); p; p = strstr(p + 1, ":  ")) {
+		const char *s = p + 3;
+
+		if (strspn(s, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 5 && s[5] == ':') {
+			memcpy(state, s, 5);
+			state[5] = '\0';
+			return true;
+		}
+	}
+	return false;
+}
+
+static int pg_connect_code(PGconn *conn)
+{
+	char state[6];
+
+	if (PQconnectionNeedsPassword(conn))
+		return DRIVER_E_AUTH;
+	if (!pg_message_state(PQerrorMessage(conn), state))
+		return DRIVER_E_CONNECT;
+	for (const struct pg_state *s = pg_connect_states; s->sqlstate; s++)
+		if (strcmp(s->sqlstate, state) == 0)
+			return s->code;
+	return DRIVER_E_CONNECT;
+}
+
+/* The message's first line, without the SQLSTATE that verbosity put in it. */
+static int pg_connect_error(struct pg_crawl *c, PGconn *conn)
+{
+	const char *msg = PQerrorMessage(conn);
+	char state[6], line[DRIVER_ERRLEN];
+	char *s;
+
+	snprintf(line, sizeof(line), "%.*s", pg_line_len(msg), msg);
+	if (pg_message_state(line, state) && (s = strstr(line, state)))
+		memmove(s, s + 7, strlen(s + 7) + 1);
+	return pg_fail(c, pg_connect_code(conn), "cannot connect: %s", line);
+}
+
+static int pg_connect(struct pg *pg, struct pg_crawl *c)
+{
+	const char **kw, **val;
+	const char *timeout;
+	long secs;
+	int r = 0;
+
+	pg_params_build(pg, &kw, &val);
+	timeout = pg_opt(pg->opts, "connect_timeout");
+	secs = timeout ? strtol(timeout, NULL, 10) : PG_CONNECT_TIMEOUT;
+	c->conn = PQconnectStartParams(kw, val, 0);
+	free(kw);
+	free(val);
+	if (!c->conn)
+		return -ENOMEM;
+	PQsetErrorVerbosity(c->conn, PQERRORS_VERBOSE);
+	if (PQstatus(c->conn) != CONNECTION_BAD &&
+	    !pg_connect_poll(c->conn, secs > 0 ? pg_now_ms() + secs * 1000 : 0))
+		return pg_fail(c, DRIVER_E_CONNECT, "cannot connect: timed out after %ld s", secs);
+	if (PQstatus(c->conn) != CONNECTION_OK)
+		return pg_connect_error(c, c->conn);
+	PQsetErrorVerbosity(c->conn, PQERRORS_DEFAULT);
+	if (PQserverVersion(c->conn) < PG_MIN_VERSION)
+		r = pg_fail(c, DRIVER_E_CONFIG, "server version %d is older than PostgreSQL 12",
+			    PQserverVersion(c->conn));
+	return r;
+}
+
+static const char *pg_client_encoding(PGconn *conn)
+{
+	const char *server = conn ? PQparameterStatus(conn, "server_encoding") : NULL;
+
+	return server && strcmp(server, "SQL_ASCII") == 0 ? "SQL_ASCII" : "UTF8";
+}
+
+static int pg_open(const struct source_conf *conf, void **ret_handle, char *err)
+{
+	struct pg *pg;
+	PQconninfoOption *opts;
+	char *msg = NULL;
+
+	if (!conf->conninfo) {
+		snprintf(err, DRIVER_ERRLEN, "conninfo is not set");
+		return DRIVER_E_CONFIG;
+	}
+	/* libpq's message may quote the conninfo, password included: it is not passed on. */
+	opts = PQconninfoParse(conf->conninfo, &msg);
+	PQfreemem(msg);
+	if (!opts) {
+		snprintf(err, DRIVER_ERRLEN, "conninfo is not a valid libpq connection string");
+		return DRIVER_E_CONFIG;
+	}
+	pg = xcalloc(1, sizeof(*pg));
+	pg->opts = opts;
+	pg->timeout = conf->timeout ? conf->timeout : PG_DEFAULT_TIMEOUT;
+	*ret_handle = pg;
+	return 0;
+}
+
+static int pg_crawl(void *handle, struct snapshot *snap, char *err)
+{
+	struct pg *pg = handle;
+	struct pg_crawl c = { .snap = snap, .err = err, .password = pg_opt(pg->opts, "password") };
+	int r;
+
+	snprintf(c.timeout_ms, sizeof(c.timeout_ms), "%lu", pg->timeout * 1000UL);
+	r = pg_connect(pg, &c);
+	c.params[0] = c.timeout_ms;
+	c.params[1] = pg_client_encoding(c.conn);
+	for (size_t i = 0; r == 0 && i < sizeof(pg_steps) / sizeof(pg_steps[0]); i++)
+		r = pg_step_run(&c, &pg_steps[i]);
+	PQfinish(c.conn);
+	free(c.map);
+	return r;
+}
+
+static void pg_close(void *handle)
+{
+	struct pg *pg = handle;
+
+	if (!pg)
+		return;
+	PQconninfoFree(pg->opts);
+	free(pg);
+}
+
+const struct driver_ops driver_pg = {
+	.name = "pg",
+	.open = pg_open,
+	.crawl = pg_crawl,
+	.close = pg_close,
+};
