@@ -184,8 +184,9 @@ static void publisher_acked(struct publisher *pub, uint64_t seq, uint64_t now)
 		pub->sent_upto = seq;
 }
 
-static void publisher_on_welcome(struct publisher *pub, const Prospector__Welcome *w, uint64_t now)
+static void publisher_on_welcome(struct publisher *pub, const Prospector__Envelope *env, uint64_t now)
 {
+	const Prospector__Welcome *w = env->welcome;
 	uint64_t expected = w->expected_seq;
 
 	if (!pub->welcomed)
@@ -201,8 +202,10 @@ static void publisher_on_welcome(struct publisher *pub, const Prospector__Welcom
 	pub->progress_at = now;
 }
 
-static void publisher_on_nack(struct publisher *pub, const Prospector__Nack *n, uint64_t now)
+static void publisher_on_nack(struct publisher *pub, const Prospector__Envelope *env, uint64_t now)
 {
+	const Prospector__Nack *n = env->nack;
+
 	if (n->incarnation != state_incarnation(pub->st))
 		return;
 	log_info("collector expects batch %llu%s%s; resending", (unsigned long long)n->expected_seq,
@@ -212,7 +215,7 @@ static void publisher_on_nack(struct publisher *pub, const Prospector__Nack *n, 
 	pub->sent_upto = state_last_acked(pub->st);
 }
 
-static void publisher_on_command(struct publisher *pub, const Prospector__Command *c)
+static void publisher_on_command(struct publisher *pub, const Prospector__Envelope *env, uint64_t now)
 {
 	static const enum publisher_cmd cmds[] = {
 		[PROSPECTOR__COMMAND_KIND__CMD_PROBE_NOW] = PUBLISHER_CMD_PROBE_NOW,
@@ -220,38 +223,51 @@ static void publisher_on_command(struct publisher *pub, const Prospector__Comman
 		[PROSPECTOR__COMMAND_KIND__CMD_RESYNC] = PUBLISHER_CMD_RESYNC,
 	};
 
+	const Prospector__Command *c = env->command;
+
+	(void)now;
 	if (pub->conf.on_command && (size_t)c->kind < sizeof(cmds) / sizeof(cmds[0]))
 		pub->conf.on_command(pub->conf.ctx, cmds[c->kind], c->source, c->has_interval_s ? c->interval_s : 0);
 }
 
+static void publisher_on_ack(struct publisher *pub, const Prospector__Envelope *env, uint64_t now)
+{
+	if (env->ack->incarnation == state_incarnation(pub->st))
+		publisher_acked(pub, env->ack->last_applied_seq, now);
+}
+
+static void publisher_on_reject(struct publisher *pub, const Prospector__Envelope *env, uint64_t now)
+{
+	(void)now;
+	log_warnx("collector %s refused us: %s", pub->conf.endpoint, env->reject->reason);
+	pub->welcomed = false;
+}
+
+static void publisher_on_resync(struct publisher *pub, const Prospector__Envelope *env, uint64_t now)
+{
+	(void)now;
+	if (pub->conf.on_command)
+		pub->conf.on_command(pub->conf.ctx, PUBLISHER_CMD_RESYNC, env->resync->source, 0);
+}
+
+/* What the collector may send us; anything else (an agent's message echoed back, say) is ignored. */
+static void (*const handlers[])(struct publisher *, const Prospector__Envelope *, uint64_t) = {
+	[PROSPECTOR__ENVELOPE__BODY_WELCOME] = publisher_on_welcome,
+	[PROSPECTOR__ENVELOPE__BODY_ACK] = publisher_on_ack,
+	[PROSPECTOR__ENVELOPE__BODY_NACK] = publisher_on_nack,
+	[PROSPECTOR__ENVELOPE__BODY_REJECT] = publisher_on_reject,
+	[PROSPECTOR__ENVELOPE__BODY_RESYNC] = publisher_on_resync,
+	[PROSPECTOR__ENVELOPE__BODY_COMMAND] = publisher_on_command,
+};
+
 static void publisher_handle(struct publisher *pub, const Prospector__Envelope *env, uint64_t now)
 {
-	switch (env->body_case) {
-	case PROSPECTOR__ENVELOPE__BODY_WELCOME:
-		publisher_on_welcome(pub, env->welcome, now);
-		break;
-	case PROSPECTOR__ENVELOPE__BODY_ACK:
-		if (env->ack->incarnation == state_incarnation(pub->st))
-			publisher_acked(pub, env->ack->last_applied_seq, now);
-		break;
-	case PROSPECTOR__ENVELOPE__BODY_NACK:
-		publisher_on_nack(pub, env->nack, now);
-		break;
-	case PROSPECTOR__ENVELOPE__BODY_REJECT:
-		log_warnx("collector %s refused us: %s", pub->conf.endpoint, env->reject->reason);
-		pub->welcomed = false;
-		break;
-	case PROSPECTOR__ENVELOPE__BODY_RESYNC:
-		if (pub->conf.on_command)
-			pub->conf.on_command(pub->conf.ctx, PUBLISHER_CMD_RESYNC, env->resync->source, 0);
-		break;
-	case PROSPECTOR__ENVELOPE__BODY_COMMAND:
-		publisher_on_command(pub, env->command);
-		break;
-	default:
-		log_warnx("collector sent an unexpected message (body %d); ignored", (int)env->body_case);
-		break;
-	}
+	size_t i = (size_t)env->body_case;
+
+	if (i < sizeof(handlers) / sizeof(handlers[0]) && handlers[i])
+		handlers[i](pub, env, now);
+	else
+		log_warnx("collector sent an unexpected message (body %zu); ignored", i);
 }
 
 void publisher_recv(struct publisher *pub, uint64_t now)
