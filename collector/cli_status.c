@@ -1,0 +1,277 @@
+/*
+ * prospector status: every agent that has connected and the probe status of each of its sources,
+ * as the last heartbeat and the last applied crawl left them in the catalog. An agent is "silent"
+ * when it has not been heard from for three times the longest interval of its sources: by then it
+ * has missed at least two crawls of every source, which one slow crawl cannot explain.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "cli_util.h"
+
+#define STATUS_SILENT_FACTOR 3
+
+const char cli_status_help[] =
+	"DESCRIPTION\n"
+	"       Lists every agent known to the collector and, for each of its sources (probes), the\n"
+	"       result of the last crawl: ok or error with the last error, when the last crawl ended\n"
+	"       (RFC 3339 UTC), how long it took, how many objects it found, the crawl interval and\n"
+	"       the next scheduled run. For the agent: its host, version, when it was last heard\n"
+	"       from, its outbox depth (batches not yet acknowledged) and its resident memory.\n"
+	"\n"
+	"       An agent is marked silent when its last heartbeat is older than three times the\n"
+	"       longest interval of its sources.\n"
+	"\n"
+	"OPTIONS\n"
+	"       --json\n"
+	"              Print {\"agents\":[{\"id\", \"incarnation\", \"last_seq\", \"version\", \"hostname\",\n"
+	"              \"first_seen\", \"last_seen\", \"silent\", \"outbox_depth\", \"rss_bytes\",\n"
+	"              \"sources\":[{\"name\", \"driver\", \"department\", \"system\", \"ok\", \"last_error\",\n"
+	"              \"last_start\", \"last_end\", \"duration_ms\", \"objects\", \"interval_s\", \"next_run\",\n"
+	"              \"root_hash\"}]}]}; times are RFC 3339 strings, unknown values null.\n"
+	"\n"
+	"EXAMPLES\n"
+	"       prospector status\n"
+	"       prospector status --json | jq '.agents[] | select(.silent) | .id'\n";
+
+enum {
+	AGENT_ID,
+	AGENT_INCARNATION,
+	AGENT_LAST_SEQ,
+	AGENT_VERSION,
+	AGENT_HOSTNAME,
+	AGENT_FIRST_SEEN,
+	AGENT_LAST_SEEN,
+	AGENT_OUTBOX,
+	AGENT_RSS,
+	AGENT_MAX_INTERVAL,
+};
+
+/* Sources whose agent row is missing still show, under their agent id. */
+static const char status_agents_sql[] =
+	"SELECT ids.id, a.incarnation, a.last_seq, a.version, a.hostname, a.first_seen, a.last_seen,"
+	" a.outbox_depth, a.rss_bytes,"
+	" (SELECT max(s.interval_s) FROM sources s WHERE s.agent_id = ids.id)"
+	" FROM (SELECT id FROM agents UNION SELECT agent_id FROM sources) ids"
+	" LEFT JOIN agents a ON a.id = ids.id ORDER BY ids.id";
+
+enum {
+	SRC_NAME,
+	SRC_DRIVER,
+	SRC_DEPARTMENT,
+	SRC_SYSTEM,
+	SRC_OK,
+	SRC_LAST_ERROR,
+	SRC_LAST_START,
+	SRC_LAST_END,
+	SRC_DURATION,
+	SRC_OBJECTS,
+	SRC_INTERVAL,
+	SRC_NEXT_RUN,
+	SRC_ROOT_HASH,
+	SRC_AGENT,
+};
+
+static const char status_sources_sql[] =
+	"SELECT name, driver, department, system, ok, last_error, last_start, last_end, duration_ms,"
+	" objects, interval_s, next_run, root_hash, agent_id FROM sources WHERE agent_id = ?1 ORDER BY name";
+
+/* Never heard from counts as silent: nothing shows that the agent is alive. */
+static bool status_silent(const struct cli *c, sqlite3_stmt *agent)
+{
+	int64_t seen = sqlite3_column_int64(agent, AGENT_LAST_SEEN);
+	int64_t interval_ms = sqlite3_column_int64(agent, AGENT_MAX_INTERVAL) * 1000;
+
+	if (sqlite3_column_type(agent, AGENT_LAST_SEEN) == SQLITE_NULL)
+		return true;
+	if (interval_ms <= 0)
+		return false;
+	return (int64_t)c->now_ms - seen > STATUS_SILENT_FACTOR * interval_ms;
+}
+
+static const char *status_probe(sqlite3_stmt *src)
+{
+	if (sqlite3_column_type(src, SRC_OK) == SQLITE_NULL)
+		return "pending";
+	return sqlite3_column_int64(src, SRC_OK) ? "ok" : "error";
+}
+
+/* --- JSON ----------------------------------------------------------------------------------------- */
+
+static void status_json_source(struct cli_json *j, sqlite3_stmt *src)
+{
+	cli_json_obj(j, NULL);
+	cli_json_col_str(j, "name", src, SRC_NAME);
+	cli_json_col_str(j, "driver", src, SRC_DRIVER);
+	cli_json_col_str(j, "department", src, SRC_DEPARTMENT);
+	cli_json_col_str(j, "system", src, SRC_SYSTEM);
+	cli_json_col_bool(j, "ok", src, SRC_OK);
+	cli_json_col_str(j, "last_error", src, SRC_LAST_ERROR);
+	cli_json_col_time(j, "last_start", src, SRC_LAST_START);
+	cli_json_col_time(j, "last_end", src, SRC_LAST_END);
+	cli_json_col_int(j, "duration_ms", src, SRC_DURATION);
+	cli_json_col_int(j, "objects", src, SRC_OBJECTS);
+	cli_json_col_int(j, "interval_s", src, SRC_INTERVAL);
+	cli_json_col_time(j, "next_run", src, SRC_NEXT_RUN);
+	cli_json_col_str(j, "root_hash", src, SRC_ROOT_HASH);
+	cli_json_end(j);
+}
+
+static int status_json_agent(struct cli *c, struct cli_json *j, sqlite3_stmt *agent, sqlite3_stmt *src)
+{
+	int rc;
+
+	cli_json_obj(j, NULL);
+	cli_json_col_str(j, "id", agent, AGENT_ID);
+	cli_json_col_int(j, "incarnation", agent, AGENT_INCARNATION);
+	cli_json_col_int(j, "last_seq", agent, AGENT_LAST_SEQ);
+	cli_json_col_str(j, "version", agent, AGENT_VERSION);
+	cli_json_col_str(j, "hostname", agent, AGENT_HOSTNAME);
+	cli_json_col_time(j, "first_seen", agent, AGENT_FIRST_SEEN);
+	cli_json_col_time(j, "last_seen", agent, AGENT_LAST_SEEN);
+	cli_json_bool(j, "silent", status_silent(c, agent));
+	cli_json_col_int(j, "outbox_depth", agent, AGENT_OUTBOX);
+	cli_json_col_int(j, "rss_bytes", agent, AGENT_RSS);
+	cli_json_arr(j, "sources");
+	sqlite3_reset(src);
+	sqlite3_bind_text(src, 1, cli_col_str(agent, AGENT_ID), -1, SQLITE_TRANSIENT);
+	while ((rc = cli_step(c, src)) == SQLITE_ROW)
+		status_json_source(j, src);
+	cli_json_end(j);
+	cli_json_end(j);
+	return cli_step_status(rc);
+}
+
+static int status_json(struct cli *c, sqlite3_stmt *agents, sqlite3_stmt *src)
+{
+	struct cli_json j;
+	int rc = SQLITE_DONE, r = CLI_EXIT_OK;
+
+	cli_json_init(&j, stdout);
+	cli_json_obj(&j, NULL);
+	cli_json_arr(&j, "agents");
+	while (r == CLI_EXIT_OK && (rc = cli_step(c, agents)) == SQLITE_ROW)
+		r = status_json_agent(c, &j, agents, src);
+	if (r == CLI_EXIT_OK)
+		r = cli_step_status(rc);
+	if (r != CLI_EXIT_OK) {
+		cli_json_abort(&j);
+		return r;
+	}
+	cli_json_end(&j);
+	cli_json_end(&j);
+	return cli_json_finish(c, &j);
+}
+
+/* --- text ----------------------------------------------------------------------------------------- */
+
+static const struct cli_col status_agent_cols[] = {
+	{ "AGENT", CLI_LEFT, 0 },
+	{ "HOST", CLI_LEFT, 0 },
+	{ "VERSION", CLI_LEFT, 0 },
+	{ "LAST SEEN", CLI_LEFT, 0 },
+	{ "STATE", CLI_LEFT, 0 },
+	{ "OUTBOX", CLI_RIGHT, 0 },
+	{ "RSS", CLI_RIGHT, 0 },
+};
+
+static const struct cli_col status_source_cols[] = {
+	{ "SOURCE", CLI_LEFT, 0 },
+	{ "AGENT", CLI_LEFT, 0 },
+	{ "DRIVER", CLI_LEFT, 0 },
+	{ "STATUS", CLI_LEFT, 0 },
+	{ "LAST CRAWL", CLI_LEFT, 0 },
+	{ "DURATION", CLI_RIGHT, 0 },
+	{ "OBJECTS", CLI_RIGHT, 0 },
+	{ "INTERVAL", CLI_RIGHT, 0 },
+	{ "NEXT RUN", CLI_LEFT, 0 },
+	{ "DEPARTMENT", CLI_LEFT, 24 },
+	{ "SYSTEM", CLI_LEFT, 24 },
+	{ "LAST ERROR", CLI_LEFT, 60 },
+};
+
+static void status_text_agent(struct cli *c, struct cli_table *t, sqlite3_stmt *agent)
+{
+	char b1[32], b2[32], b3[32];
+
+	cli_table_cell(t, cli_col_str(agent, AGENT_ID));
+	cli_table_cell(t, cli_col_str(agent, AGENT_HOSTNAME));
+	cli_table_cell(t, cli_col_str(agent, AGENT_VERSION));
+	cli_table_cell(t, cli_col_time(agent, AGENT_LAST_SEEN, b1));
+	cli_table_cell(t, status_silent(c, agent) ? "silent" : "ok");
+	cli_table_cell(t, cli_col_count(agent, AGENT_OUTBOX, b2));
+	cli_table_cell(t, cli_col_bytes(agent, AGENT_RSS, b3));
+}
+
+static void status_text_source(struct cli_table *t, sqlite3_stmt *src)
+{
+	char b[5][32];
+
+	cli_table_cell(t, cli_col_str(src, SRC_NAME));
+	cli_table_cell(t, cli_col_str(src, SRC_AGENT));
+	cli_table_cell(t, cli_col_str(src, SRC_DRIVER));
+	cli_table_cell(t, status_probe(src));
+	cli_table_cell(t, cli_col_time(src, SRC_LAST_END, b[0]));
+	cli_table_cell(t, cli_col_duration(src, SRC_DURATION, b[1]));
+	cli_table_cell(t, cli_col_count(src, SRC_OBJECTS, b[2]));
+	cli_table_cell(t, cli_col_interval(src, SRC_INTERVAL, b[3]));
+	cli_table_cell(t, cli_col_time(src, SRC_NEXT_RUN, b[4]));
+	cli_table_cell(t, cli_col_str(src, SRC_DEPARTMENT));
+	cli_table_cell(t, cli_col_str(src, SRC_SYSTEM));
+	cli_table_cell(t, cli_col_str(src, SRC_LAST_ERROR));
+}
+
+static int status_text_sources(struct cli *c, struct cli_table *t, sqlite3_stmt *agent, sqlite3_stmt *src)
+{
+	int rc;
+
+	sqlite3_reset(src);
+	sqlite3_bind_text(src, 1, cli_col_str(agent, AGENT_ID), -1, SQLITE_TRANSIENT);
+	while ((rc = cli_step(c, src)) == SQLITE_ROW)
+		status_text_source(t, src);
+	return cli_step_status(rc);
+}
+
+static int status_text(struct cli *c, sqlite3_stmt *agents, sqlite3_stmt *src)
+{
+	struct cli_table *at = cli_table_new(status_agent_cols, sizeof(status_agent_cols) / sizeof(status_agent_cols[0]));
+	struct cli_table *st = cli_table_new(status_source_cols, sizeof(status_source_cols) / sizeof(status_source_cols[0]));
+	int rc = SQLITE_DONE, r = CLI_EXIT_OK;
+
+	while (r == CLI_EXIT_OK && (rc = cli_step(c, agents)) == SQLITE_ROW) {
+		status_text_agent(c, at, agents);
+		r = status_text_sources(c, st, agents, src);
+	}
+	if (r == CLI_EXIT_OK)
+		r = cli_step_status(rc);
+	if (r == CLI_EXIT_OK && cli_table_rows(at) == 0)
+		printf("No agent has connected to this collector yet.\n");
+	if (r == CLI_EXIT_OK && cli_table_rows(at) > 0) {
+		cli_table_print(at, stdout, "");
+		printf("\n");
+		cli_table_print(st, stdout, "");
+	}
+	cli_table_free(at);
+	cli_table_free(st);
+	return r;
+}
+
+int cli_status(struct cli *c, int argc, char **argv)
+{
+	sqlite3_stmt *agents = NULL, *src = NULL;
+	int first, r;
+
+	if ((r = cli_parse(c, argc, argv, NULL, NULL, &first)) != CLI_EXIT_OK)
+		return r;
+	if (first < argc)
+		return cli_usage(c, "unexpected argument '%s'", argv[first]);
+	if ((r = cli_open(c)) != CLI_EXIT_OK)
+		return r;
+	if ((r = cli_prepare(c, status_agents_sql, &agents)) == CLI_EXIT_OK &&
+	    (r = cli_prepare(c, status_sources_sql, &src)) == CLI_EXIT_OK)
+		r = c->json ? status_json(c, agents, src) : status_text(c, agents, src);
+	sqlite3_finalize(agents);
+	sqlite3_finalize(src);
+	return r;
+}
