@@ -1,0 +1,1255 @@
+#include "catalog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "snapshot.h"
+#include "xmalloc.h"
+
+/* How long a writer waits for another connection (a CLI reader checkpointing) before failing. */
+#define CATALOG_BUSY_MS 5000
+/* sqlite's page cache, in KiB (negative: a size, not pages). A baseline of 200,000 columns writes
+ * a few hundred MB of pages in one transaction; with the default 2 MB cache sqlite spills to the WAL
+ * mid-transaction and the apply takes twice as long. */
+#define CATALOG_CACHE_KIB "-65536"
+/* The first byte of a staged object's encoding; bump it when the encoding changes. */
+#define STAGE_FORMAT 1
+/* Ancestors deeper than this are a parent cycle, not a schema (database/schema/table/column is 4). */
+#define CATALOG_MAX_DEPTH 16
+
+/*
+ * The schema (shared context, schema_version 1). Beyond the documented indexes, edges are indexed
+ * by via (recomputing one object's edges deletes by via) and by to_key (the CLI's incoming FKs and
+ * dependents). History refuses UPDATE and DELETE: it is append-only, and the hash chain makes any
+ * edit behind these triggers' back detectable.
+ */
+static const char schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
+	"CREATE TABLE IF NOT EXISTS agents(id TEXT PRIMARY KEY, incarnation INTEGER NOT NULL,"
+	" last_seq INTEGER NOT NULL DEFAULT 0, version TEXT, hostname TEXT, first_seen INTEGER,"
+	" last_seen INTEGER, outbox_depth INTEGER, rss_bytes INTEGER);"
+	"CREATE TABLE IF NOT EXISTS sources(name TEXT PRIMARY KEY, agent_id TEXT NOT NULL, driver TEXT,"
+	" department TEXT, system TEXT, root_hash TEXT, interval_s INTEGER, last_start INTEGER,"
+	" last_end INTEGER, duration_ms INTEGER, objects INTEGER, last_error TEXT, ok INTEGER,"
+	" next_run INTEGER, last_applied INTEGER);"
+	"CREATE TABLE IF NOT EXISTS objects(source TEXT NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL,"
+	" parent TEXT, name TEXT NOT NULL, path TEXT NOT NULL, attrs TEXT NOT NULL, obs TEXT NOT NULL,"
+	" hash BLOB NOT NULL, first_seen INTEGER NOT NULL, last_changed INTEGER NOT NULL,"
+	" PRIMARY KEY(source, key)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS objects_path ON objects(path);"
+	"CREATE INDEX IF NOT EXISTS objects_parent ON objects(source, parent);"
+	"CREATE TABLE IF NOT EXISTS edges(source TEXT NOT NULL, from_key TEXT NOT NULL,"
+	" to_key TEXT NOT NULL, kind TEXT NOT NULL, via TEXT NOT NULL,"
+	" PRIMARY KEY(source, from_key, to_key, kind, via)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS edges_via ON edges(source, via);"
+	"CREATE INDEX IF NOT EXISTS edges_to ON edges(source, to_key);"
+	"CREATE TABLE IF NOT EXISTS history(id INTEGER PRIMARY KEY, observed INTEGER NOT NULL,"
+	" recorded INTEGER NOT NULL, agent_id TEXT NOT NULL, source TEXT NOT NULL, seq INTEGER NOT NULL,"
+	" key TEXT NOT NULL, kind TEXT NOT NULL, path TEXT NOT NULL, op TEXT NOT NULL, field TEXT,"
+	" before TEXT, after TEXT, severity TEXT NOT NULL, heuristic INTEGER NOT NULL DEFAULT 0,"
+	" origin TEXT NOT NULL, prev_hash BLOB NOT NULL, row_hash BLOB NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS history_source_key ON history(source, key);"
+	"CREATE INDEX IF NOT EXISTS history_observed ON history(observed);"
+	"CREATE INDEX IF NOT EXISTS history_path ON history(path);"
+	"CREATE TRIGGER IF NOT EXISTS history_no_update BEFORE UPDATE ON history"
+	" BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;"
+	"CREATE TRIGGER IF NOT EXISTS history_no_delete BEFORE DELETE ON history"
+	" BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;"
+	"CREATE TABLE IF NOT EXISTS applied(agent_id TEXT, incarnation INTEGER, seq INTEGER, digest BLOB,"
+	" recorded INTEGER, PRIMARY KEY(agent_id, incarnation, seq)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS staging(agent_id TEXT, source TEXT, key TEXT, object BLOB,"
+	" PRIMARY KEY(agent_id, source, key)) WITHOUT ROWID;"
+	"INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');";
+
+enum stmt {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_AGENT_HELLO,
+	ST_AGENT_LOOKUP,
+	ST_AGENT_SET_SEQ,
+	ST_AGENT_HEARTBEAT,
+	ST_SOURCE_CLAIM,
+	ST_SOURCE_OWNER,
+	ST_SOURCE_INFO,
+	ST_SOURCE_PROBE,
+	ST_SOURCE_APPLIED,
+	ST_APPLIED_LOOKUP,
+	ST_APPLIED_ADD,
+	ST_OBJ_PATH,
+	ST_OBJ_UPSERT,
+	ST_OBJ_DELETE,
+	ST_OBJ_MOVE_DESCENDANTS,
+	ST_OBJ_OBS,
+	ST_OBJ_LOAD,
+	ST_OBJ_LOAD_ATTRS,
+	ST_OBJ_LOAD_OBS,
+	ST_EDGE_DELETE,
+	ST_EDGE_INSERT,
+	ST_HISTORY_LAST,
+	ST_HISTORY_INSERT,
+	ST_STAGE_PUT,
+	ST_STAGE_LOAD,
+	ST_STAGE_CLEAR,
+	ST_COUNT
+};
+
+/* One statement per query, prepared once at open. */
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	/* In DO UPDATE, bare column names are the stored row: a new incarnation restarts the sequence. */
+	[ST_AGENT_HELLO] = "INSERT INTO agents(id, incarnation, last_seq, version, hostname, first_seen, last_seen)"
+			   " VALUES(?1, ?2, 0, ?3, ?4, ?5, ?5) ON CONFLICT(id) DO UPDATE SET"
+			   " last_seq = CASE WHEN incarnation = excluded.incarnation THEN last_seq ELSE 0 END,"
+			   " incarnation = excluded.incarnation, version = excluded.version,"
+			   " hostname = excluded.hostname, last_seen = excluded.last_seen",
+	[ST_AGENT_LOOKUP] = "SELECT incarnation, last_seq FROM agents WHERE id = ?1",
+	[ST_AGENT_SET_SEQ] = "UPDATE agents SET last_seq = ?2, last_seen = ?3 WHERE id = ?1",
+	[ST_AGENT_HEARTBEAT] = "UPDATE agents SET version = COALESCE(?2, version),"
+			       " outbox_depth = COALESCE(?3, outbox_depth), rss_bytes = COALESCE(?4, rss_bytes),"
+			       " last_seen = ?5 WHERE id = ?1",
+	[ST_SOURCE_CLAIM] = "INSERT INTO sources(name, agent_id) VALUES(?1, ?2) ON CONFLICT(name) DO NOTHING",
+	[ST_SOURCE_OWNER] = "SELECT agent_id FROM sources WHERE name = ?1",
+	[ST_SOURCE_INFO] = "UPDATE sources SET driver = COALESCE(?2, driver), department = COALESCE(?3, department),"
+			   " system = COALESCE(?4, system), interval_s = COALESCE(?5, interval_s) WHERE name = ?1",
+	[ST_SOURCE_PROBE] = "UPDATE sources SET last_start = COALESCE(?2, last_start),"
+			    " last_end = COALESCE(?3, last_end), duration_ms = COALESCE(?4, duration_ms),"
+			    " objects = COALESCE(?5, objects), next_run = COALESCE(?6, next_run),"
+			    " interval_s = COALESCE(?7, interval_s), ok = COALESCE(?8, ok), last_error = ?9,"
+			    " root_hash = COALESCE(?10, root_hash) WHERE name = ?1",
+	[ST_SOURCE_APPLIED] = "UPDATE sources SET last_applied = ?2, root_hash = COALESCE(?3, root_hash)"
+			      " WHERE name = ?1",
+	[ST_APPLIED_LOOKUP] = "SELECT digest FROM applied WHERE agent_id = ?1 AND incarnation = ?2 AND seq = ?3",
+	[ST_APPLIED_ADD] = "INSERT INTO applied(agent_id, incarnation, seq, digest, recorded)"
+			   " VALUES(?1, ?2, ?3, ?4, ?5)",
+	[ST_OBJ_PATH] = "SELECT path FROM objects WHERE source = ?1 AND key = ?2",
+	[ST_OBJ_UPSERT] = "INSERT INTO objects(source, key, kind, parent, name, path, attrs, obs, hash,"
+			  " first_seen, last_changed) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)"
+			  " ON CONFLICT(source, key) DO UPDATE SET kind = excluded.kind,"
+			  " parent = excluded.parent, name = excluded.name, path = excluded.path,"
+			  " attrs = excluded.attrs, obs = excluded.obs, hash = excluded.hash,"
+			  " last_changed = excluded.last_changed",
+	[ST_OBJ_DELETE] = "DELETE FROM objects WHERE source = ?1 AND key = ?2",
+	/* Descendants by the parent chain, and only those whose path really starts with the old path
+	 * followed by a separator: a table named "t.x" beside table "t" is not t's column x. */
+	[ST_OBJ_MOVE_DESCENDANTS] =
+		"WITH RECURSIVE d(k) AS (SELECT key FROM objects WHERE source = ?1 AND parent = ?2"
+		" UNION SELECT o.key FROM objects o JOIN d ON o.source = ?1 AND o.parent = d.k)"
+		" UPDATE objects SET path = ?4 || substr(path, length(?3) + 1)"
+		" WHERE source = ?1 AND key IN d AND substr(path, 1, length(?3)) = ?3"
+		" AND substr(path, length(?3) + 1, 1) IN ('/', '.', '#')",
+	[ST_OBJ_OBS] = "UPDATE objects SET obs = ?3 WHERE source = ?1 AND key = ?2",
+	[ST_OBJ_LOAD] = "SELECT key, kind, parent, name, path FROM objects WHERE source = ?1 ORDER BY key",
+	[ST_OBJ_LOAD_ATTRS] = "SELECT o.key, j.key, j.value FROM objects o, json_each(o.attrs) j"
+			      " WHERE o.source = ?1 ORDER BY o.key",
+	[ST_OBJ_LOAD_OBS] = "SELECT o.key, j.key, j.value FROM objects o, json_each(o.obs) j"
+			    " WHERE o.source = ?1 ORDER BY o.key",
+	[ST_EDGE_DELETE] = "DELETE FROM edges WHERE source = ?1 AND via = ?2",
+	[ST_EDGE_INSERT] = "INSERT OR IGNORE INTO edges(source, from_key, to_key, kind, via)"
+			   " VALUES(?1, ?2, ?3, ?4, ?5)",
+	[ST_HISTORY_LAST] = "SELECT row_hash FROM history ORDER BY id DESC LIMIT 1",
+	[ST_HISTORY_INSERT] = "INSERT INTO history(observed, recorded, agent_id, source, seq, key, kind, path,"
+			      " op, field, before, after, severity, heuristic, origin, prev_hash, row_hash)"
+			      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+	[ST_STAGE_PUT] = "INSERT OR REPLACE INTO staging(agent_id, source, key, object) VALUES(?1, ?2, ?3, ?4)",
+	[ST_STAGE_LOAD] = "SELECT object FROM staging WHERE agent_id = ?1 AND source = ?2",
+	[ST_STAGE_CLEAR] = "DELETE FROM staging WHERE agent_id = ?1 AND source = ?2",
+};
+
+struct catalog {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_COUNT];
+	/* The row_hash of the last history row, read once and then kept; a rollback forgets it. */
+	unsigned char chain[32];
+	bool chain_known;
+	char error[256];
+};
+
+/* Which REFS attribute of which kind becomes which edge. from_attr NULL: the edge starts at the
+ * object itself; otherwise from_attr[i] pairs with to_attr[i] (a foreign key's columns). When
+ * to_attr is absent but or_parent_if is set, the edge goes to the object's parent (a partition
+ * whose driver reports only partition_bound: its parent is the partitioned table). */
+struct edge_rule {
+	const char *from_attr;
+	const char *to_attr;
+	const char *edge_kind;
+	const char *or_parent_if;
+};
+
+static const struct edge_rule edge_rules[OBJ_KIND_COUNT] = {
+	[OBJ_FOREIGN_KEY] = { "columns", "ref_columns", "fk", NULL },
+	[OBJ_VIEW] = { NULL, "depends_on", "view_dep", NULL },
+	[OBJ_MATVIEW] = { NULL, "depends_on", "view_dep", NULL },
+	[OBJ_TABLE] = { NULL, "partition_of", "partition", "partition_bound" },
+	[OBJ_SEQUENCE] = { NULL, "owned_by", "owned_by", NULL },
+};
+
+/* --- sqlite plumbing ------------------------------------------------------------------------ */
+
+static int cat_fail(struct catalog *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int cat_fail(struct catalog *c, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->error, sizeof(c->error), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+static int cat_sqlerr(struct catalog *c, int rc)
+{
+	snprintf(c->error, sizeof(c->error), "catalog: %s", sqlite3_errmsg(c->db));
+	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		return -EBUSY;
+	if (rc == SQLITE_FULL)
+		return -ENOSPC;
+	return -EIO;
+}
+
+/* Runs a statement that returns no row we want, and resets it. */
+static int cat_run(struct catalog *c, enum stmt id)
+{
+	sqlite3_stmt *st = c->st[id];
+	int rc = sqlite3_step(st);
+	int r = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : cat_sqlerr(c, rc);
+
+	sqlite3_reset(st);
+	return r;
+}
+
+/* Steps a query: 1 with a row, 0 when done (the statement is reset), negative on failure. */
+static int cat_row(struct catalog *c, enum stmt id)
+{
+	sqlite3_stmt *st = c->st[id];
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : cat_sqlerr(c, rc);
+}
+
+static void bind_str(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void bind_u64(sqlite3_stmt *st, int i, uint64_t v)
+{
+	sqlite3_bind_int64(st, i, (sqlite3_int64)v);
+}
+
+/* Negative: not reported, bound as NULL so that COALESCE keeps the stored value. */
+static void bind_opt(sqlite3_stmt *st, int i, int64_t v)
+{
+	if (v < 0)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_int64(st, i, v);
+}
+
+static void bind_blob(sqlite3_stmt *st, int i, const void *p, size_t n)
+{
+	if (p)
+		sqlite3_bind_blob64(st, i, p, n, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static const char *col_str(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+/* --- open and close ------------------------------------------------------------------------- */
+
+/* sqlite creates files with the process umask; the catalog is private, and sqlite gives the WAL
+ * and shared-memory files the main file's mode. */
+static int cat_create_private(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+static int cat_exec(struct catalog *c, const char *sql)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg);
+
+	if (rc == SQLITE_OK)
+		return 0;
+	snprintf(c->error, sizeof(c->error), "catalog: %s", msg ? msg : sqlite3_errstr(rc));
+	sqlite3_free(msg);
+	return rc == SQLITE_BUSY ? -EBUSY : -EIO;
+}
+
+static int cat_pragmas(struct catalog *c)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	sqlite3_busy_timeout(c->db, CATALOG_BUSY_MS);
+	if (sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK)
+		return cat_sqlerr(c, SQLITE_ERROR);
+	r = sqlite3_step(st) == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+	sqlite3_finalize(st);
+	if (!r)
+		return cat_fail(c, -EIO, "catalog: cannot switch to WAL journal mode");
+	return cat_exec(c, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+			   " PRAGMA cache_size = " CATALOG_CACHE_KIB "; PRAGMA temp_store = MEMORY;");
+}
+
+static int cat_check_version(struct catalog *c)
+{
+	sqlite3_stmt *st;
+	char version[32] = "";
+
+	if (sqlite3_prepare_v2(c->db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return cat_sqlerr(c, SQLITE_ERROR);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		snprintf(version, sizeof(version), "%s", sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	if (atoi(version) != CATALOG_SCHEMA_VERSION)
+		return cat_fail(c, CATALOG_E_SCHEMA, "catalog has schema version '%s', this build knows %d",
+				version, CATALOG_SCHEMA_VERSION);
+	return 0;
+}
+
+static int cat_schema(struct catalog *c)
+{
+	int r = cat_exec(c, "BEGIN IMMEDIATE");
+
+	if (r == 0)
+		r = cat_exec(c, schema_sql);
+	if (r == 0)
+		r = cat_check_version(c);
+	if (r == 0)
+		return cat_exec(c, "COMMIT");
+	sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
+static int cat_prepare(struct catalog *c)
+{
+	for (int i = 0; i < ST_COUNT; i++)
+		if (sqlite3_prepare_v3(c->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &c->st[i], NULL) !=
+		    SQLITE_OK)
+			return cat_sqlerr(c, SQLITE_ERROR);
+	return 0;
+}
+
+static void cat_free(struct catalog *c)
+{
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(c->st[i]);
+	sqlite3_close(c->db);
+	free(c);
+}
+
+int catalog_open(const char *path, struct catalog **ret_c, char *err, size_t errlen)
+{
+	struct catalog *c = xcalloc(1, sizeof(*c));
+	int r = cat_create_private(path);
+
+	if (r < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(-r));
+		free(c);
+		return r;
+	}
+	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
+		r = cat_sqlerr(c, SQLITE_CANTOPEN);
+	if (r == 0)
+		r = cat_pragmas(c);
+	if (r == 0)
+		r = cat_schema(c);
+	if (r == 0)
+		r = cat_prepare(c);
+	if (r) {
+		snprintf(err, errlen, "%s: %s", path, c->error);
+		cat_free(c);
+		return r;
+	}
+	*ret_c = c;
+	return 0;
+}
+
+void catalog_close(struct catalog *c)
+{
+	if (!c)
+		return;
+	sqlite3_exec(c->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+	cat_free(c);
+}
+
+const char *catalog_error(const struct catalog *c)
+{
+	return c->error;
+}
+
+int catalog_begin(struct catalog *c)
+{
+	return cat_run(c, ST_BEGIN);
+}
+
+int catalog_commit(struct catalog *c)
+{
+	int r = cat_run(c, ST_COMMIT);
+
+	if (r)
+		catalog_rollback(c);
+	return r;
+}
+
+void catalog_rollback(struct catalog *c)
+{
+	if (!sqlite3_get_autocommit(c->db))
+		cat_run(c, ST_ROLLBACK);
+	c->chain_known = false;
+}
+
+/* --- agents and sources ------------------------------------------------------------------- */
+
+int catalog_agent_hello(struct catalog *c, const char *id, uint64_t incarnation, const char *version,
+			const char *hostname, uint64_t now_ms, uint64_t *ret_last_seq)
+{
+	sqlite3_stmt *st = c->st[ST_AGENT_HELLO];
+	uint64_t inc;
+	int r;
+
+	bind_str(st, 1, id);
+	bind_u64(st, 2, incarnation);
+	bind_str(st, 3, version);
+	bind_str(st, 4, hostname);
+	bind_u64(st, 5, now_ms);
+	r = cat_run(c, ST_AGENT_HELLO);
+	return r ? r : catalog_agent_lookup(c, id, &inc, ret_last_seq);
+}
+
+int catalog_agent_lookup(struct catalog *c, const char *id, uint64_t *ret_incarnation, uint64_t *ret_last_seq)
+{
+	sqlite3_stmt *st = c->st[ST_AGENT_LOOKUP];
+	int r;
+
+	bind_str(st, 1, id);
+	r = cat_row(c, ST_AGENT_LOOKUP);
+	if (r <= 0)
+		return r < 0 ? r : cat_fail(c, CATALOG_E_UNKNOWN_AGENT, "unknown agent '%s'", id);
+	*ret_incarnation = (uint64_t)sqlite3_column_int64(st, 0);
+	*ret_last_seq = (uint64_t)sqlite3_column_int64(st, 1);
+	sqlite3_reset(st);
+	return 0;
+}
+
+int catalog_agent_set_seq(struct catalog *c, const char *id, uint64_t seq, uint64_t now_ms)
+{
+	sqlite3_stmt *st = c->st[ST_AGENT_SET_SEQ];
+
+	bind_str(st, 1, id);
+	bind_u64(st, 2, seq);
+	bind_u64(st, 3, now_ms);
+	return cat_run(c, ST_AGENT_SET_SEQ);
+}
+
+int catalog_agent_heartbeat(struct catalog *c, const char *id, const char *version, int64_t outbox_depth,
+			    int64_t rss_bytes, uint64_t now_ms)
+{
+	sqlite3_stmt *st = c->st[ST_AGENT_HEARTBEAT];
+
+	bind_str(st, 1, id);
+	bind_str(st, 2, version);
+	bind_opt(st, 3, outbox_depth);
+	bind_opt(st, 4, rss_bytes);
+	bind_u64(st, 5, now_ms);
+	return cat_run(c, ST_AGENT_HEARTBEAT);
+}
+
+/* Creates the source for agent_id unless it exists, then checks who owns it. */
+static int cat_source_claim(struct catalog *c, const char *agent_id, const char *name)
+{
+	sqlite3_stmt *st = c->st[ST_SOURCE_CLAIM];
+	int r;
+
+	bind_str(st, 1, name);
+	bind_str(st, 2, agent_id);
+	r = cat_run(c, ST_SOURCE_CLAIM);
+	if (r)
+		return r;
+	st = c->st[ST_SOURCE_OWNER];
+	bind_str(st, 1, name);
+	r = cat_row(c, ST_SOURCE_OWNER);
+	if (r < 0)
+		return r;
+	if (r > 0 && strcmp(col_str(st, 0), agent_id) != 0)
+		r = cat_fail(c, CATALOG_E_SOURCE_OWNED, "source '%s' is fed by agent '%s'", name, col_str(st, 0));
+	else
+		r = 0;
+	sqlite3_reset(st);
+	return r;
+}
+
+int catalog_source_upsert(struct catalog *c, const char *agent_id, const struct catalog_source *s)
+{
+	sqlite3_stmt *st = c->st[ST_SOURCE_INFO];
+	int r = cat_source_claim(c, agent_id, s->name);
+
+	if (r)
+		return r;
+	bind_str(st, 1, s->name);
+	bind_str(st, 2, s->driver);
+	bind_str(st, 3, s->department);
+	bind_str(st, 4, s->system);
+	bind_opt(st, 5, s->interval_s);
+	return cat_run(c, ST_SOURCE_INFO);
+}
+
+int catalog_probe_update(struct catalog *c, const char *agent_id, const struct catalog_probe *p)
+{
+	sqlite3_stmt *st = c->st[ST_SOURCE_PROBE];
+	char hex[65];
+	int r = cat_source_claim(c, agent_id, p->source);
+
+	if (r)
+		return r;
+	if (p->root_hash)
+		hash_hex(p->root_hash, hex);
+	bind_str(st, 1, p->source);
+	bind_opt(st, 2, p->last_start);
+	bind_opt(st, 3, p->last_end);
+	bind_opt(st, 4, p->duration_ms);
+	bind_opt(st, 5, p->objects);
+	bind_opt(st, 6, p->next_run);
+	bind_opt(st, 7, p->interval_s);
+	bind_opt(st, 8, p->ok);
+	bind_str(st, 9, p->error);
+	bind_str(st, 10, p->root_hash ? hex : NULL);
+	return cat_run(c, ST_SOURCE_PROBE);
+}
+
+/* --- batches -------------------------------------------------------------------------------- */
+
+int catalog_applied_lookup(struct catalog *c, const char *agent_id, uint64_t incarnation, uint64_t seq,
+			   unsigned char ret_digest[32])
+{
+	sqlite3_stmt *st = c->st[ST_APPLIED_LOOKUP];
+	int r;
+
+	bind_str(st, 1, agent_id);
+	bind_u64(st, 2, incarnation);
+	bind_u64(st, 3, seq);
+	r = cat_row(c, ST_APPLIED_LOOKUP);
+	if (r <= 0)
+		return r < 0 ? r : cat_fail(c, CATALOG_E_NOT_FOUND, "batch %llu not applied", (unsigned long long)seq);
+	memset(ret_digest, 0, 32);
+	if (sqlite3_column_bytes(st, 0) == 32)
+		memcpy(ret_digest, sqlite3_column_blob(st, 0), 32);
+	sqlite3_reset(st);
+	return 0;
+}
+
+int catalog_applied_add(struct catalog *c, const struct catalog_batch *b, const unsigned char digest[32])
+{
+	sqlite3_stmt *st = c->st[ST_APPLIED_ADD];
+
+	bind_str(st, 1, b->agent_id);
+	bind_u64(st, 2, b->incarnation);
+	bind_u64(st, 3, b->seq);
+	bind_blob(st, 4, digest, 32);
+	bind_u64(st, 5, b->recorded_ms);
+	return cat_run(c, ST_APPLIED_ADD);
+}
+
+int catalog_source_applied(struct catalog *c, const struct catalog_batch *b, const unsigned char *root_hash)
+{
+	sqlite3_stmt *st = c->st[ST_SOURCE_APPLIED];
+	char hex[65];
+
+	if (root_hash)
+		hash_hex(root_hash, hex);
+	bind_str(st, 1, b->source);
+	bind_u64(st, 2, b->recorded_ms);
+	bind_str(st, 3, root_hash ? hex : NULL);
+	return cat_run(c, ST_SOURCE_APPLIED);
+}
+
+/* --- objects -------------------------------------------------------------------------------- */
+
+/* {"name":"value",...}; REFS values stay raw (keys joined by MODEL_REF_SEP, escaped as \u001f). */
+static void attrs_json(struct buf *b, const struct attr *a, size_t n)
+{
+	buf_addc(b, '{');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			buf_addc(b, ',');
+		buf_add_json_str(b, a[i].name);
+		buf_addc(b, ':');
+		buf_add_json_str(b, a[i].value);
+	}
+	buf_addc(b, '}');
+}
+
+/* The stored path, allocated, or NULL when the object is not in the catalog. */
+static int cat_obj_path(struct catalog *c, const char *source, const char *key, char **ret_path)
+{
+	sqlite3_stmt *st = c->st[ST_OBJ_PATH];
+	int r;
+
+	bind_str(st, 1, source);
+	bind_str(st, 2, key);
+	r = cat_row(c, ST_OBJ_PATH);
+	*ret_path = r > 0 ? xstrdup(col_str(st, 0)) : NULL;
+	if (r > 0)
+		sqlite3_reset(st);
+	return r < 0 ? r : 0;
+}
+
+static int cat_obj_upsert(struct catalog *c, const char *source, uint64_t observed, const struct obj *o)
+{
+	sqlite3_stmt *st = c->st[ST_OBJ_UPSERT];
+	struct buf attrs, obs;
+	int r;
+
+	buf_init(&attrs);
+	buf_init(&obs);
+	attrs_json(&attrs, o->attrs, o->nattrs);
+	attrs_json(&obs, o->obs, o->nobs);
+	bind_str(st, 1, source);
+	bind_str(st, 2, o->key);
+	bind_str(st, 3, model_kind(o->kind)->name);
+	bind_str(st, 4, o->parent);
+	bind_str(st, 5, o->name);
+	bind_str(st, 6, o->path);
+	bind_str(st, 7, attrs.data);
+	bind_str(st, 8, obs.data);
+	bind_blob(st, 9, o->hash, sizeof(o->hash));
+	bind_u64(st, 10, observed);
+	r = cat_run(c, ST_OBJ_UPSERT);
+	buf_free(&attrs);
+	buf_free(&obs);
+	return r;
+}
+
+/* A renamed or moved object takes its descendants' paths along: their hashes did not change (paths
+ * are not hashed), so no change of theirs will come to do it. */
+static int cat_obj_move_descendants(struct catalog *c, const char *source, const char *key, const char *old_path,
+				    const char *new_path)
+{
+	sqlite3_stmt *st = c->st[ST_OBJ_MOVE_DESCENDANTS];
+
+	bind_str(st, 1, source);
+	bind_str(st, 2, key);
+	bind_str(st, 3, old_path);
+	bind_str(st, 4, new_path);
+	return cat_run(c, ST_OBJ_MOVE_DESCENDANTS);
+}
+
+static int cat_obj_store(struct catalog *c, const struct catalog_batch *b, const struct catalog_change *ch)
+{
+	char *old_path = NULL;
+	int r = 0;
+
+	if (ch->op == CHANGE_ALTER)
+		r = cat_obj_path(c, b->source, ch->key, &old_path);
+	if (r == 0)
+		r = cat_obj_upsert(c, b->source, b->observed_ms, ch->obj);
+	if (r == 0 && old_path && strcmp(old_path, ch->obj->path) != 0)
+		r = cat_obj_move_descendants(c, b->source, ch->key, old_path, ch->obj->path);
+	free(old_path);
+	return r;
+}
+
+static int cat_obj_delete(struct catalog *c, const char *source, const char *key)
+{
+	sqlite3_stmt *st = c->st[ST_OBJ_DELETE];
+
+	bind_str(st, 1, source);
+	bind_str(st, 2, key);
+	return cat_run(c, ST_OBJ_DELETE);
+}
+
+int catalog_apply_obs(struct catalog *c, const char *source, const char *key, const struct attr *obs,
+		      size_t nobs)
+{
+	sqlite3_stmt *st = c->st[ST_OBJ_OBS];
+	struct buf json;
+	int r;
+
+	buf_init(&json);
+	attrs_json(&json, obs, nobs);
+	bind_str(st, 1, source);
+	bind_str(st, 2, key);
+	bind_str(st, 3, json.data);
+	r = cat_run(c, ST_OBJ_OBS);
+	buf_free(&json);
+	return r;
+}
+
+/* --- edges ---------------------------------------------------------------------------------- */
+
+static int cat_edge_insert(struct catalog *c, const char *source, const char *from, size_t from_len,
+			   const char *to, size_t to_len, const char *kind, const char *via)
+{
+	sqlite3_stmt *st = c->st[ST_EDGE_INSERT];
+
+	bind_str(st, 1, source);
+	sqlite3_bind_text(st, 2, from, (int)from_len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, to, (int)to_len, SQLITE_STATIC);
+	bind_str(st, 4, kind);
+	bind_str(st, 5, via);
+	return cat_run(c, ST_EDGE_INSERT);
+}
+
+/* Length of the REFS element at p (up to the separator or the end). */
+static size_t ref_len(const char *p)
+{
+	const char *sep = strchr(p, MODEL_REF_SEP);
+
+	return sep ? (size_t)(sep - p) : strlen(p);
+}
+
+static const char *ref_next(const char *p, size_t len)
+{
+	return p[len] ? p + len + 1 : NULL;
+}
+
+static int cat_edges_add(struct catalog *c, const char *source, const struct obj *o, const struct edge_rule *rule)
+{
+	const char *to = obj_get(o, rule->to_attr);
+	const char *from = rule->from_attr ? obj_get(o, rule->from_attr) : o->key;
+	int r = 0;
+
+	if (!to && rule->or_parent_if && obj_get(o, rule->or_parent_if))
+		to = o->parent;
+	while (r == 0 && to && *to && from && *from) {
+		size_t tl = ref_len(to), fl = rule->from_attr ? ref_len(from) : strlen(from);
+
+		if (tl && fl)
+			r = cat_edge_insert(c, source, from, fl, to, tl, rule->edge_kind, o->key);
+		to = ref_next(to, tl);
+		if (rule->from_attr)
+			from = ref_next(from, fl);
+	}
+	return r;
+}
+
+/*
+ * Edges are a function of the objects' REFS: an object's edges are those it is the via of, dropped
+ * and rebuilt whenever it changes. Edges pointing at a dropped object stay until the object that
+ * defines them changes, as its REFS still name it. Only an ALTER can change an object's kind, so an
+ * ADD or DROP of a kind without edge rules (columns: most of any schema) has nothing to do here.
+ */
+static int cat_edges_rebuild(struct catalog *c, const char *source, const struct catalog_change *ch)
+{
+	sqlite3_stmt *st = c->st[ST_EDGE_DELETE];
+	int r;
+
+	if (ch->op != CHANGE_ALTER && !edge_rules[ch->kind].edge_kind)
+		return 0;
+	bind_str(st, 1, source);
+	bind_str(st, 2, ch->key);
+	r = cat_run(c, ST_EDGE_DELETE);
+	if (r == 0 && ch->obj && edge_rules[ch->obj->kind].edge_kind)
+		r = cat_edges_add(c, source, ch->obj, &edge_rules[ch->obj->kind]);
+	return r;
+}
+
+/* --- history -------------------------------------------------------------------------------- */
+
+void catalog_history_hash(const unsigned char prev[32], const struct catalog_history_row *r,
+			  unsigned char ret_hash[32])
+{
+	struct buf b;
+
+	buf_init(&b);
+	buf_add(&b, prev, 32);
+	buf_addc(&b, 1);
+	buf_add_varint(&b, r->observed);
+	buf_add_varint(&b, r->recorded);
+	buf_add_lstr(&b, r->agent_id);
+	buf_add_lstr(&b, r->source);
+	buf_add_varint(&b, r->seq);
+	buf_add_lstr(&b, r->key);
+	buf_add_lstr(&b, r->kind);
+	buf_add_lstr(&b, r->path);
+	buf_add_lstr(&b, r->op);
+	buf_add_lstr(&b, r->field);
+	buf_add_lstr(&b, r->before);
+	buf_add_lstr(&b, r->after);
+	buf_add_lstr(&b, r->severity);
+	buf_add_varint(&b, r->heuristic);
+	buf_add_lstr(&b, r->origin);
+	crypto_hash_sha256(ret_hash, (const unsigned char *)b.data, b.len);
+	buf_free(&b);
+}
+
+static int cat_chain_load(struct catalog *c)
+{
+	sqlite3_stmt *st = c->st[ST_HISTORY_LAST];
+	int r;
+
+	if (c->chain_known)
+		return 0;
+	memset(c->chain, 0, sizeof(c->chain));
+	r = cat_row(c, ST_HISTORY_LAST);
+	if (r < 0)
+		return r;
+	if (r > 0 && sqlite3_column_bytes(st, 0) == 32)
+		memcpy(c->chain, sqlite3_column_blob(st, 0), 32);
+	if (r > 0)
+		sqlite3_reset(st);
+	c->chain_known = true;
+	return 0;
+}
+
+static void history_bind(sqlite3_stmt *st, const struct catalog_history_row *h)
+{
+	bind_u64(st, 1, h->observed);
+	bind_u64(st, 2, h->recorded);
+	bind_str(st, 3, h->agent_id);
+	bind_str(st, 4, h->source);
+	bind_u64(st, 5, h->seq);
+	bind_str(st, 6, h->key);
+	bind_str(st, 7, h->kind);
+	bind_str(st, 8, h->path);
+	bind_str(st, 9, h->op);
+	bind_str(st, 10, h->field);
+	bind_str(st, 11, h->before);
+	bind_str(st, 12, h->after);
+	bind_str(st, 13, h->severity);
+	sqlite3_bind_int(st, 14, h->heuristic);
+	bind_str(st, 15, h->origin);
+}
+
+static int cat_history_add(struct catalog *c, const struct catalog_history_row *h)
+{
+	sqlite3_stmt *st = c->st[ST_HISTORY_INSERT];
+	unsigned char row_hash[32];
+	int r = cat_chain_load(c);
+
+	if (r)
+		return r;
+	catalog_history_hash(c->chain, h, row_hash);
+	history_bind(st, h);
+	bind_blob(st, 16, c->chain, 32);
+	bind_blob(st, 17, row_hash, 32);
+	r = cat_run(c, ST_HISTORY_INSERT);
+	if (r == 0)
+		memcpy(c->chain, row_hash, 32);
+	return r;
+}
+
+static int cat_history_rows(struct catalog *c, const struct catalog_batch *b, const char *origin,
+			    const struct catalog_change *ch)
+{
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < ch->nrows; i++) {
+		const struct change_row *row = &ch->rows[i];
+		struct catalog_history_row h = {
+			.observed = b->observed_ms, .recorded = b->recorded_ms,
+			.agent_id = b->agent_id, .source = b->source, .seq = b->seq,
+			.key = ch->key, .kind = model_kind(ch->kind)->name, .path = ch->path,
+			.op = change_op_name(row->op), .field = row->field,
+			.before = row->before, .after = row->after,
+			.severity = model_severity_name(row->sev), .heuristic = row->heuristic,
+			.origin = origin,
+		};
+
+		r = cat_history_add(c, &h);
+	}
+	return r;
+}
+
+int catalog_apply_change(struct catalog *c, const struct catalog_batch *b, const char *origin,
+			 const struct catalog_change *ch)
+{
+	int r;
+
+	if (ch->op != CHANGE_DROP && !ch->obj)
+		return cat_fail(c, -EINVAL, "change of '%s' carries no object", ch->key);
+	if (ch->op == CHANGE_DROP)
+		r = cat_obj_delete(c, b->source, ch->key);
+	else
+		r = cat_obj_store(c, b, ch);
+	if (r == 0)
+		r = cat_edges_rebuild(c, b->source, ch);
+	if (r == 0)
+		r = cat_history_rows(c, b, origin, ch);
+	return r;
+}
+
+/* --- staging -------------------------------------------------------------------------------- */
+
+static void stage_attrs_encode(struct buf *out, const struct attr *a, size_t n)
+{
+	buf_add_varint(out, n);
+	for (size_t i = 0; i < n; i++) {
+		buf_add_lstr(out, a[i].name);
+		buf_add_lstr(out, a[i].value);
+	}
+}
+
+/* A staged object: its content (not its path, which snapshot_finish rebuilds). */
+static void stage_encode(struct buf *out, const struct obj *o)
+{
+	buf_addc(out, STAGE_FORMAT);
+	buf_add_varint(out, (uint64_t)o->kind);
+	buf_add_lstr(out, o->key);
+	buf_add_lstr(out, o->parent);
+	buf_add_lstr(out, o->name);
+	stage_attrs_encode(out, o->attrs, o->nattrs);
+	stage_attrs_encode(out, o->obs, o->nobs);
+}
+
+static int stage_attrs_decode(struct cursor *cur, struct obj *o, bool obs)
+{
+	uint64_t n;
+	int r = cursor_varint(cur, &n);
+
+	for (uint64_t i = 0; r == 0 && i < n; i++) {
+		char *name = NULL, *value = NULL;
+
+		r = cursor_lstr(cur, &name);
+		if (r == 0)
+			r = cursor_lstr(cur, &value);
+		if (r == 0 && (!name || !value))
+			r = -EBADMSG;
+		if (r == 0)
+			(obs ? obj_set_obs : obj_set)(o, name, value);
+		free(name);
+		free(value);
+	}
+	return r;
+}
+
+static int stage_decode(const void *data, size_t len, struct obj **ret_o)
+{
+	struct cursor cur = { data, (const unsigned char *)data + len };
+	char *key = NULL, *parent = NULL, *name = NULL;
+	struct obj *o = NULL;
+	uint64_t kind;
+	int r = -EBADMSG;
+
+	if (len < 1 || *cur.p++ != STAGE_FORMAT || cursor_varint(&cur, &kind) < 0 || kind >= OBJ_KIND_COUNT)
+		return -EBADMSG;
+	if (cursor_lstr(&cur, &key) == 0 && cursor_lstr(&cur, &parent) == 0 && cursor_lstr(&cur, &name) == 0 &&
+	    key && name) {
+		o = obj_new((enum obj_kind)kind, key, parent, name);
+		r = stage_attrs_decode(&cur, o, false);
+		if (r == 0)
+			r = stage_attrs_decode(&cur, o, true);
+	}
+	free(key);
+	free(parent);
+	free(name);
+	if (r == 0 && cur.p != cur.end)
+		r = -EBADMSG;
+	if (r)
+		obj_free(o);
+	else
+		*ret_o = o;
+	return r;
+}
+
+int catalog_stage_object(struct catalog *c, const struct catalog_batch *b, const struct obj *o)
+{
+	sqlite3_stmt *st = c->st[ST_STAGE_PUT];
+	struct buf blob;
+	int r;
+
+	buf_init(&blob);
+	stage_encode(&blob, o);
+	bind_str(st, 1, b->agent_id);
+	bind_str(st, 2, b->source);
+	bind_str(st, 3, o->key);
+	bind_blob(st, 4, blob.data, blob.len);
+	r = cat_run(c, ST_STAGE_PUT);
+	buf_free(&blob);
+	return r;
+}
+
+static int cat_stage_clear(struct catalog *c, const struct catalog_batch *b)
+{
+	sqlite3_stmt *st = c->st[ST_STAGE_CLEAR];
+
+	bind_str(st, 1, b->agent_id);
+	bind_str(st, 2, b->source);
+	return cat_run(c, ST_STAGE_CLEAR);
+}
+
+static int cat_stage_load(struct catalog *c, const struct catalog_batch *b, struct snapshot **ret_s)
+{
+	sqlite3_stmt *st = c->st[ST_STAGE_LOAD];
+	struct snapshot *s = snapshot_new(b->source);
+	int r;
+
+	bind_str(st, 1, b->agent_id);
+	bind_str(st, 2, b->source);
+	while ((r = cat_row(c, ST_STAGE_LOAD)) > 0) {
+		struct obj *o;
+
+		if (stage_decode(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), &o) < 0) {
+			sqlite3_reset(st);
+			r = cat_fail(c, CATALOG_E_STAGED_INVALID, "a staged object of '%s' is corrupt", b->source);
+			break;
+		}
+		snapshot_add(s, &o);
+	}
+	if (r) {
+		snapshot_free(s);
+		return r;
+	}
+	*ret_s = s;
+	return 0;
+}
+
+/* The staged set must be a snapshot, and the very one the agent has. */
+static int cat_stage_check(struct catalog *c, struct snapshot *staged, const unsigned char *root_hash)
+{
+	char want[65], got[65];
+
+	if (snapshot_finish(staged))
+		return cat_fail(c, CATALOG_E_STAGED_INVALID, "staged snapshot of '%s': %s", staged->source,
+				staged->error);
+	if (!root_hash || memcmp(root_hash, staged->root, 32) == 0)
+		return 0;
+	hash_hex(root_hash, want);
+	hash_hex(staged->root, got);
+	return cat_fail(c, CATALOG_E_STAGED_INVALID, "staged snapshot of '%s' has root %.12s…, the agent's is %.12s…",
+			staged->source, got, want);
+}
+
+/* --- loading the catalog's view of a source ------------------------------------------------- */
+
+/* objs is sorted by key; the index of key, or -1. */
+static ssize_t objs_find(struct obj **objs, size_t n, const char *key)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int cmp = strcmp(objs[mid]->key, key);
+
+		if (cmp == 0)
+			return (ssize_t)mid;
+		if (cmp < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+static int cat_load_objects(struct catalog *c, const char *source, struct obj ***ret_objs, size_t *ret_n)
+{
+	sqlite3_stmt *st = c->st[ST_OBJ_LOAD];
+	struct obj **objs = NULL;
+	size_t n = 0, cap = 0;
+	int r;
+
+	bind_str(st, 1, source);
+	while ((r = cat_row(c, ST_OBJ_LOAD)) > 0) {
+		int kind = model_kind_lookup(col_str(st, 1));
+
+		if (kind < 0)
+			continue; /* a kind this build does not know; a resync leaves it alone */
+		xgrow(&objs, &cap, n + 1, sizeof(*objs));
+		objs[n] = obj_new((enum obj_kind)kind, col_str(st, 0), col_str(st, 2), col_str(st, 3));
+		objs[n++]->path = xstrdup(col_str(st, 4));
+	}
+	*ret_objs = objs;
+	*ret_n = n;
+	return r;
+}
+
+/* Both queries walk objects in key order, so the rows of an object follow each other. */
+static int cat_load_attrs(struct catalog *c, enum stmt id, const char *source, struct obj **objs, size_t n)
+{
+	sqlite3_stmt *st = c->st[id];
+	size_t i = 0;
+	int r;
+
+	bind_str(st, 1, source);
+	while ((r = cat_row(c, id)) > 0) {
+		const char *key = col_str(st, 0), *name = col_str(st, 1), *value = col_str(st, 2);
+
+		while (i < n && strcmp(objs[i]->key, key) < 0)
+			i++;
+		if (i == n || strcmp(objs[i]->key, key) != 0 || !name || !value)
+			continue;
+		if (id == ST_OBJ_LOAD_OBS)
+			obj_set_obs(objs[i], name, value);
+		else
+			obj_set(objs[i], name, value);
+	}
+	return r;
+}
+
+enum { ANC_UNKNOWN, ANC_LIVE, ANC_ORPHAN };
+
+/* Whether objs[i]'s ancestors are all there; memoised in state[]. */
+static int obj_state(struct obj **objs, size_t n, unsigned char *state, size_t i, unsigned depth)
+{
+	ssize_t p;
+
+	if (state[i] != ANC_UNKNOWN)
+		return state[i];
+	if (!objs[i]->parent)
+		return state[i] = ANC_LIVE;
+	p = objs_find(objs, n, objs[i]->parent);
+	if (p < 0 || depth > CATALOG_MAX_DEPTH)
+		return state[i] = ANC_ORPHAN;
+	return state[i] = (unsigned char)obj_state(objs, n, state, (size_t)p, depth + 1);
+}
+
+/*
+ * Splits the loaded objects into a snapshot of those whose ancestry is complete and the orphans.
+ * A consistent catalog has no orphans; if one ever has (a bug, a hand edit), the resync repairs it
+ * instead of failing on it forever. Takes ownership of objs' elements.
+ */
+static void cat_split(struct snapshot *s, struct obj **objs, size_t n, struct snapshot *orphans)
+{
+	unsigned char *state = xcalloc(n ? n : 1, 1);
+
+	for (size_t i = 0; i < n; i++)
+		obj_state(objs, n, state, i, 0);
+	for (size_t i = 0; i < n; i++)
+		snapshot_add(state[i] == ANC_LIVE ? s : orphans, &objs[i]);
+	free(state);
+}
+
+static int cat_load_current(struct catalog *c, const char *source, struct snapshot **ret_s,
+			    struct snapshot **ret_orphans)
+{
+	struct obj **objs = NULL;
+	size_t n = 0;
+	int r = cat_load_objects(c, source, &objs, &n);
+
+	if (r == 0)
+		r = cat_load_attrs(c, ST_OBJ_LOAD_ATTRS, source, objs, n);
+	if (r == 0)
+		r = cat_load_attrs(c, ST_OBJ_LOAD_OBS, source, objs, n);
+	*ret_s = snapshot_new(source);
+	*ret_orphans = snapshot_new(source);
+	cat_split(*ret_s, objs, n, *ret_orphans);
+	free(objs);
+	if (r == 0 && snapshot_finish(*ret_s))
+		r = cat_fail(c, -EIO, "catalog of '%s': %s", source, (*ret_s)->error);
+	return r;
+}
+
+/* --- completing a snapshot ------------------------------------------------------------------ */
+
+static int cat_apply_diff(struct catalog *c, const struct catalog_batch *b, const char *origin,
+			  const struct diff *d)
+{
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < d->nchanges; i++) {
+		const struct change *dc = &d->changes[i];
+		const struct obj *o = dc->new ? dc->new : dc->old;
+		struct catalog_change ch = {
+			.op = dc->op, .kind = o->kind, .key = o->key, .path = o->path,
+			.obj = dc->new, .rows = dc->rows, .nrows = dc->nrows,
+		};
+
+		r = catalog_apply_change(c, b, origin, &ch);
+	}
+	return r;
+}
+
+/* Orphans leave the catalog with a DROP; the diff adds them back if the agent still has them. */
+static int cat_drop_orphans(struct catalog *c, const struct catalog_batch *b, const char *origin,
+			    const struct snapshot *orphans, const struct snapshot *cat)
+{
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < orphans->nobjs; i++) {
+		const struct obj *o = orphans->objs[i];
+		struct change_row row = {
+			.op = CHANGE_DROP, .before = diff_obj_summary(o, cat), .sev = model_kind(o->kind)->drop_sev,
+		};
+		struct catalog_change ch = {
+			.op = CHANGE_DROP, .kind = o->kind, .key = o->key, .path = o->path, .rows = &row, .nrows = 1,
+		};
+
+		r = catalog_apply_change(c, b, origin, &ch);
+		free(row.before);
+	}
+	return r;
+}
+
+/* Observations never make a change, so objects whose content is the same still need them. */
+static int cat_refresh_obs(struct catalog *c, const char *source, const struct snapshot *cat,
+			   const struct snapshot *staged)
+{
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < staged->nobjs; i++) {
+		const struct obj *n = staged->objs[i], *o = snapshot_find(cat, n->key);
+
+		if (o && memcmp(o->hash, n->hash, sizeof(o->hash)) == 0 && !obj_obs_equal(o, n))
+			r = catalog_apply_obs(c, source, n->key, n->obs, n->nobs);
+	}
+	return r;
+}
+
+static int cat_reconcile(struct catalog *c, const struct catalog_batch *b, const struct snapshot *staged,
+			 size_t *ret_nchanges)
+{
+	struct snapshot *cat = NULL, *orphans = NULL;
+	struct diff *d = NULL;
+	const char *origin;
+	int r = cat_load_current(c, b->source, &cat, &orphans);
+
+	origin = cat->nobjs + orphans->nobjs ? "resync" : "baseline";
+	if (r == 0)
+		r = cat_drop_orphans(c, b, origin, orphans, cat);
+	if (r == 0) {
+		d = diff_snapshots(cat, staged);
+		r = cat_apply_diff(c, b, origin, d);
+	}
+	if (r == 0)
+		r = cat_refresh_obs(c, b->source, cat, staged);
+	*ret_nchanges = (d ? d->nchanges : 0) + orphans->nobjs;
+	diff_free(d);
+	snapshot_free(cat);
+	snapshot_free(orphans);
+	return r;
+}
+
+int catalog_snapshot_end(struct catalog *c, const struct catalog_batch *b, const unsigned char *root_hash,
+			 size_t *ret_nchanges)
+{
+	struct snapshot *staged = NULL;
+	int r = cat_stage_load(c, b, &staged), cr;
+
+	*ret_nchanges = 0;
+	if (r == 0)
+		r = cat_stage_check(c, staged, root_hash);
+	if (r == 0)
+		r = cat_reconcile(c, b, staged, ret_nchanges);
+	snapshot_free(staged);
+	if (r < 0)
+		return r;
+	cr = cat_stage_clear(c, b); /* only a failure writes c->error, so the reason for r stays */
+	return cr ? cr : r;
+}

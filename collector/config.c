@@ -1,0 +1,118 @@
+#include "config.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "log.h"
+#include "xmalloc.h"
+
+static const struct conf_key collector_keys[] = {
+	{ "listen", CONF_STRING, false, offsetof(struct collector_conf, listen) },
+	{ "database", CONF_STRING, true, offsetof(struct collector_conf, database) },
+	{ "max_batch_bytes", CONF_UINT, false, offsetof(struct collector_conf, max_batch_bytes) },
+	{ NULL, 0, false, 0 },
+};
+
+void collector_conf_free(struct collector_conf *conf)
+{
+	if (!conf)
+		return;
+	free(conf->path);
+	free(conf->listen);
+	free(conf->database);
+	free(conf);
+}
+
+static unsigned conf_key_line(const struct conf_section *s, const char *key)
+{
+	for (size_t i = 0; i < s->nentries; i++)
+		if (strcmp(s->entries[i].key, key) == 0)
+			return s->entries[i].line;
+	return s->line;
+}
+
+/* Exactly one [collector]; any other section is someone else's file or a typo. */
+static const struct conf_section *collector_section(const struct conf *c, char *err, size_t errlen)
+{
+	const struct conf_section *found = NULL;
+
+	for (size_t i = 0; i < c->nsections; i++) {
+		const struct conf_section *s = &c->sections[i];
+
+		if (strcmp(s->type, "collector") != 0) {
+			log_warnx("%s:%u: unknown section [%s], ignored", c->path, s->line, s->type);
+		} else if (found) {
+			snprintf(err, errlen, "%s:%u: [collector] given twice (first at line %u)", c->path, s->line,
+				 found->line);
+			return NULL;
+		} else {
+			found = s;
+		}
+	}
+	if (!found)
+		snprintf(err, errlen, "%s:1: no [collector] section", c->path);
+	return found;
+}
+
+static int collector_conf_check(const struct conf *c, const struct conf_section *s,
+				const struct collector_conf *conf, char *err, size_t errlen)
+{
+	if (!*conf->database) {
+		snprintf(err, errlen, "%s:%u: database: empty path", c->path, conf_key_line(s, "database"));
+		return 1;
+	}
+	if (!*conf->listen) {
+		snprintf(err, errlen, "%s:%u: listen: empty endpoint", c->path, conf_key_line(s, "listen"));
+		return 1;
+	}
+	if (conf->max_batch_bytes < COLLECTOR_MIN_MAX_BATCH || conf->max_batch_bytes > COLLECTOR_MAX_MAX_BATCH) {
+		snprintf(err, errlen, "%s:%u: max_batch_bytes: %u is outside %u..%u", c->path,
+			 conf_key_line(s, "max_batch_bytes"), conf->max_batch_bytes, COLLECTOR_MIN_MAX_BATCH,
+			 COLLECTOR_MAX_MAX_BATCH);
+		return 1;
+	}
+	return 0;
+}
+
+int collector_conf_load(const char *path, struct collector_conf **ret_conf, char *err, size_t errlen)
+{
+	struct collector_conf *conf;
+	const struct conf_section *s;
+	struct conf *c = NULL;
+	int r = conf_load(path, &c);
+
+	if (r < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(-r));
+		conf_free(c);
+		return 1;
+	}
+	if (r) {
+		snprintf(err, errlen, "%s", c->error);
+		conf_free(c);
+		return 1;
+	}
+	conf = xcalloc(1, sizeof(*conf));
+	conf->path = xstrdup(path);
+	conf->listen = xstrdup(COLLECTOR_DEFAULT_LISTEN);
+	conf->max_batch_bytes = COLLECTOR_DEFAULT_MAX_BATCH;
+	s = collector_section(c, err, errlen);
+	r = s ? conf_apply(c, s, collector_keys, conf) : 1;
+	if (s && r)
+		snprintf(err, errlen, "%s", c->error);
+	if (r == 0)
+		r = collector_conf_check(c, s, conf, err, errlen);
+	if (r == 0) {
+		conf->listen_line = conf_key_line(s, "listen");
+		conf->database_line = conf_key_line(s, "database");
+	}
+	conf_free(c);
+	if (r) {
+		collector_conf_free(conf);
+		return 1;
+	}
+	*ret_conf = conf;
+	return 0;
+}

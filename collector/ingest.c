@@ -1,0 +1,618 @@
+#include "ingest.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "timeutil.h"
+#include "wire.h"
+#include "xmalloc.h"
+
+/* Invalid messages: the first few are logged each, then one line per this many. */
+#define INGEST_INVALID_LOG_FIRST 10
+#define INGEST_INVALID_LOG_EVERY 1000
+
+/* A peer that said HELLO: its routing id and who it said (or, later, was proven) to be. */
+struct session {
+	unsigned char *rid;
+	size_t rid_len;
+	char *agent_id;
+	uint64_t incarnation;
+};
+
+struct ingest {
+	struct catalog *cat;
+	unsigned max_batch_bytes;
+	struct session *sessions;
+	size_t nsessions, cap;
+	uint64_t invalid;
+};
+
+/* The result of applying one batch, beyond success. */
+struct batch_result {
+	size_t nchanges;
+	const char *resync; /* non-NULL: ask the agent for a full snapshot, for this reason */
+};
+
+struct ingest *ingest_new(struct catalog *cat, unsigned max_batch_bytes)
+{
+	struct ingest *ing = xcalloc(1, sizeof(*ing));
+
+	ing->cat = cat;
+	ing->max_batch_bytes = max_batch_bytes;
+	return ing;
+}
+
+static void session_clear(struct session *s)
+{
+	free(s->rid);
+	free(s->agent_id);
+}
+
+void ingest_free(struct ingest *ing)
+{
+	if (!ing)
+		return;
+	for (size_t i = 0; i < ing->nsessions; i++)
+		session_clear(&ing->sessions[i]);
+	free(ing->sessions);
+	free(ing);
+}
+
+void ingest_replies_clear(struct ingest_replies *out)
+{
+	for (size_t i = 0; i < out->n; i++)
+		buf_free(&out->msgs[i]);
+	free(out->msgs);
+	memset(out, 0, sizeof(*out));
+}
+
+static void ingest_invalid(struct ingest *ing, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ingest_invalid(struct ingest *ing, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	ing->invalid++;
+	if (ing->invalid > INGEST_INVALID_LOG_FIRST && ing->invalid % INGEST_INVALID_LOG_EVERY != 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("invalid message (%" PRIu64 " so far): %s", ing->invalid, msg);
+}
+
+/* --- identity and sessions ------------------------------------------------------------------ */
+
+/* Who the peer is. Today it is who its HELLO claims to be; with CURVE it will be the agent enrolled
+ * for the authenticated key, and this is the one place that changes. */
+static const char *ingest_identity(const struct ingest_peer *peer, const char *claimed)
+{
+	return peer->user_id ? peer->user_id : claimed;
+}
+
+static struct session *session_find(struct ingest *ing, const struct ingest_peer *peer)
+{
+	for (size_t i = 0; i < ing->nsessions; i++) {
+		struct session *s = &ing->sessions[i];
+
+		if (s->rid_len == peer->routing_id_len && memcmp(s->rid, peer->routing_id, s->rid_len) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+/* One session per agent: a HELLO from a new connection replaces the agent's old one, so the table
+ * never holds more sessions than there are agents. */
+static void session_open(struct ingest *ing, const struct ingest_peer *peer, const char *agent_id,
+			 uint64_t incarnation)
+{
+	struct session *s;
+
+	for (size_t i = 0; i < ing->nsessions; i++) {
+		s = &ing->sessions[i];
+		if (strcmp(s->agent_id, agent_id) == 0 ||
+		    (s->rid_len == peer->routing_id_len && memcmp(s->rid, peer->routing_id, s->rid_len) == 0)) {
+			session_clear(s);
+			ing->sessions[i--] = ing->sessions[--ing->nsessions];
+		}
+	}
+	xgrow(&ing->sessions, &ing->cap, ing->nsessions + 1, sizeof(*ing->sessions));
+	s = &ing->sessions[ing->nsessions++];
+	s->rid = xmalloc(peer->routing_id_len ? peer->routing_id_len : 1);
+	memcpy(s->rid, peer->routing_id, peer->routing_id_len);
+	s->rid_len = peer->routing_id_len;
+	s->agent_id = xstrdup(agent_id);
+	s->incarnation = incarnation;
+}
+
+/* --- replies -------------------------------------------------------------------------------- */
+
+static void reply(struct ingest_replies *out, Prospector__Envelope *env)
+{
+	xgrow(&out->msgs, &out->cap, out->n + 1, sizeof(*out->msgs));
+	buf_init(&out->msgs[out->n]);
+	wire_encode_envelope(env, &out->msgs[out->n++]);
+}
+
+static void reply_welcome(struct ingest_replies *out, uint64_t expected_seq, unsigned max_batch_bytes)
+{
+	Prospector__Envelope env = PROSPECTOR__ENVELOPE__INIT;
+	Prospector__Welcome w = PROSPECTOR__WELCOME__INIT;
+
+	w.expected_seq = expected_seq;
+	w.max_batch_bytes = max_batch_bytes;
+	env.body_case = PROSPECTOR__ENVELOPE__BODY_WELCOME;
+	env.welcome = &w;
+	reply(out, &env);
+}
+
+static void reply_reject(struct ingest_replies *out, const char *reason)
+{
+	Prospector__Envelope env = PROSPECTOR__ENVELOPE__INIT;
+	Prospector__Reject rj = PROSPECTOR__REJECT__INIT;
+
+	rj.reason = (char *)reason;
+	env.body_case = PROSPECTOR__ENVELOPE__BODY_REJECT;
+	env.reject = &rj;
+	reply(out, &env);
+}
+
+static void reply_ack(struct ingest_replies *out, uint64_t incarnation, uint64_t seq)
+{
+	Prospector__Envelope env = PROSPECTOR__ENVELOPE__INIT;
+	Prospector__Ack ack = PROSPECTOR__ACK__INIT;
+
+	ack.incarnation = incarnation;
+	ack.last_applied_seq = seq;
+	env.body_case = PROSPECTOR__ENVELOPE__BODY_ACK;
+	env.ack = &ack;
+	reply(out, &env);
+}
+
+static void reply_nack(struct ingest_replies *out, uint64_t incarnation, uint64_t expected, const char *reason)
+{
+	Prospector__Envelope env = PROSPECTOR__ENVELOPE__INIT;
+	Prospector__Nack nack = PROSPECTOR__NACK__INIT;
+
+	nack.incarnation = incarnation;
+	nack.expected_seq = expected;
+	nack.reason = (char *)reason;
+	env.body_case = PROSPECTOR__ENVELOPE__BODY_NACK;
+	env.nack = &nack;
+	reply(out, &env);
+}
+
+static void reply_resync(struct ingest_replies *out, const char *source, const char *reason)
+{
+	Prospector__Envelope env = PROSPECTOR__ENVELOPE__INIT;
+	Prospector__Resync rs = PROSPECTOR__RESYNC__INIT;
+
+	rs.source = (char *)source;
+	rs.reason = (char *)reason;
+	env.body_case = PROSPECTOR__ENVELOPE__BODY_RESYNC;
+	env.resync = &rs;
+	reply(out, &env);
+}
+
+/* --- HELLO ---------------------------------------------------------------------------------- */
+
+static struct catalog_source source_from_info(const Prospector__SourceInfo *si)
+{
+	struct catalog_source s = {
+		.name = si->name, .driver = si->driver, .department = si->department, .system = si->system,
+		.interval_s = si->has_interval_s ? (int64_t)si->interval_s : -1,
+	};
+
+	return s;
+}
+
+/*
+ * *ret_lost: the agent holds acknowledgements for batches of this incarnation that the catalog does
+ * not have (it was restored from a backup). The agent dropped them from its outbox and cannot send
+ * them again, so the sequence moves on to where the agent is, and a resync repairs the content.
+ */
+static int hello_record(struct ingest *ing, const char *id, const Prospector__Hello *h, uint64_t *ret_last,
+			bool *ret_lost)
+{
+	uint64_t inc = 0, prev = 0, now = time_now_ms();
+	int r = catalog_agent_lookup(ing->cat, id, &inc, &prev);
+
+	if (r < 0)
+		return r;
+	r = catalog_agent_hello(ing->cat, id, h->incarnation, h->version, h->hostname, now, ret_last);
+	*ret_lost = r == 0 && inc == h->incarnation && h->last_acked_seq > *ret_last;
+	if (*ret_lost) {
+		log_warnx("agent %s has acknowledgements up to batch %" PRIu64 " but the catalog only up to %" PRIu64
+			  "; skipping ahead and asking for a resync of its sources", id, h->last_acked_seq, *ret_last);
+		*ret_last = h->last_acked_seq;
+		r = catalog_agent_set_seq(ing->cat, id, *ret_last, now);
+	}
+
+	for (size_t i = 0; r == 0 && i < h->n_sources; i++) {
+		struct catalog_source s = source_from_info(h->sources[i]);
+
+		r = catalog_source_upsert(ing->cat, id, &s);
+	}
+	return r;
+}
+
+/* A storage failure: nothing was applied, nothing is answered, the agent will try again. */
+static int ingest_storage_failed(struct ingest *ing, int r, const char *what)
+{
+	log_warnx("%s: %s", what, catalog_error(ing->cat));
+	catalog_rollback(ing->cat);
+	return r;
+}
+
+static void hello_resync_all(struct ingest_replies *out, const Prospector__Hello *h)
+{
+	for (size_t i = 0; i < h->n_sources; i++)
+		reply_resync(out, h->sources[i]->name, "the collector lost acknowledged batches");
+}
+
+static int ingest_hello(struct ingest *ing, const struct ingest_peer *peer, const Prospector__Envelope *env,
+			const void *data, size_t len, struct ingest_replies *out)
+{
+	const Prospector__Hello *h = env->hello;
+	const char *id = ingest_identity(peer, h->agent_id);
+	uint64_t last = 0;
+	bool lost = false;
+	int r = catalog_begin(ing->cat);
+
+	(void)data;
+	(void)len;
+	if (r == 0)
+		r = hello_record(ing, id, h, &last, &lost);
+	if (r == CATALOG_E_SOURCE_OWNED) {
+		log_warnx("agent %s refused: %s", id, catalog_error(ing->cat));
+		reply_reject(out, catalog_error(ing->cat));
+		catalog_rollback(ing->cat);
+		return 0;
+	}
+	if (r == 0)
+		r = catalog_commit(ing->cat);
+	if (r)
+		return ingest_storage_failed(ing, r, "HELLO");
+	session_open(ing, peer, id, h->incarnation);
+	log_info("agent %s (incarnation %" PRIu64 ", %s) said hello; expecting batch %" PRIu64, id,
+		 h->incarnation, h->version ? h->version : "unknown version", last + 1);
+	reply_welcome(out, last + 1, ing->max_batch_bytes);
+	if (lost)
+		hello_resync_all(out, h);
+	return 0;
+}
+
+/* --- BATCH ---------------------------------------------------------------------------------- */
+
+/* Rows borrow their strings from the message. */
+static struct change_row *rows_from(Prospector__Row **pr, size_t n)
+{
+	struct change_row *rows = xcalloc(n ? n : 1, sizeof(*rows));
+
+	for (size_t i = 0; i < n; i++) {
+		rows[i].op = (enum change_op)pr[i]->op;
+		rows[i].field = pr[i]->field;
+		rows[i].before = pr[i]->before;
+		rows[i].after = pr[i]->after;
+		rows[i].sev = (enum severity)pr[i]->severity;
+		rows[i].heuristic = pr[i]->has_heuristic && pr[i]->heuristic;
+	}
+	return rows;
+}
+
+static int object_from(struct ingest *ing, const Prospector__Object *po, size_t i, struct obj **ret_o)
+{
+	if (wire_obj_from_object(po, ret_o) == 0)
+		return 0;
+	ingest_invalid(ing, "batch object %zu ('%s'): hash does not match its content", i, po->key);
+	return -EBADMSG; /* apart from every CATALOG_E_* and from the catalog's storage errors */
+}
+
+static int apply_one_change(struct ingest *ing, const struct catalog_batch *cb, const Prospector__Change *pc,
+			    size_t i)
+{
+	struct obj *o = NULL;
+	struct catalog_change ch = {
+		.op = (enum change_op)pc->op, .kind = (enum obj_kind)pc->kind, .key = pc->key, .path = pc->path,
+		.nrows = pc->n_rows,
+	};
+	int r = pc->object ? object_from(ing, pc->object, i, &o) : 0;
+
+	if (r)
+		return r;
+	ch.obj = o;
+	ch.rows = rows_from(pc->rows, pc->n_rows);
+	r = catalog_apply_change(ing->cat, cb, "delta", &ch);
+	free((void *)ch.rows);
+	obj_free(o);
+	return r;
+}
+
+static int apply_delta(struct ingest *ing, const struct catalog_batch *cb, const Prospector__Batch *b,
+		       struct batch_result *res)
+{
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < b->n_changes; i++)
+		r = apply_one_change(ing, cb, b->changes[i], i);
+	res->nchanges = b->n_changes;
+	return r;
+}
+
+static int apply_part(struct ingest *ing, const struct catalog_batch *cb, const Prospector__Batch *b,
+		      struct batch_result *res)
+{
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < b->n_objects; i++) {
+		struct obj *o = NULL;
+
+		r = object_from(ing, b->objects[i], i, &o);
+		if (r == 0)
+			r = catalog_stage_object(ing->cat, cb, o);
+		obj_free(o);
+	}
+	res->nchanges = 0;
+	return r;
+}
+
+/* A staged snapshot that does not check out is consumed (acknowledged) and asked for again. */
+static int apply_end(struct ingest *ing, const struct catalog_batch *cb, const Prospector__Batch *b,
+		     struct batch_result *res)
+{
+	int r = apply_part(ing, cb, b, res);
+
+	if (r == 0)
+		r = catalog_snapshot_end(ing->cat, cb, b->has_root_hash ? b->root_hash.data : NULL, &res->nchanges);
+	if (r == CATALOG_E_STAGED_INVALID) {
+		log_warnx("agent %s: %s; asking for a resync", cb->agent_id, catalog_error(ing->cat));
+		res->resync = "the staged snapshot did not match the agent's root hash";
+		r = 0;
+	}
+	return r;
+}
+
+static int apply_obs(struct ingest *ing, const struct catalog_batch *cb, const Prospector__Batch *b,
+		     struct batch_result *res)
+{
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < b->n_obs; i++) {
+		const Prospector__ObsUpdate *u = b->obs[i];
+		struct attr *obs = xcalloc(u->n_obs ? u->n_obs : 1, sizeof(*obs));
+
+		for (size_t j = 0; j < u->n_obs; j++)
+			obs[j] = (struct attr){ .name = u->obs[j]->name, .value = u->obs[j]->value };
+		r = catalog_apply_obs(ing->cat, cb->source, u->key, obs, u->n_obs);
+		free(obs);
+	}
+	res->nchanges = 0;
+	return r;
+}
+
+/* Indexed by Prospector__BatchKind (validated by wire_decode). */
+static const struct {
+	const char *name;
+	int (*apply)(struct ingest *ing, const struct catalog_batch *cb, const Prospector__Batch *b,
+		     struct batch_result *res);
+} batch_kinds[] = {
+	[PROSPECTOR__BATCH_KIND__BATCH_DELTA] = { "delta", apply_delta },
+	[PROSPECTOR__BATCH_KIND__BATCH_SNAPSHOT_PART] = { "snapshot part", apply_part },
+	[PROSPECTOR__BATCH_KIND__BATCH_SNAPSHOT_END] = { "snapshot end", apply_end },
+	[PROSPECTOR__BATCH_KIND__BATCH_OBS] = { "observations", apply_obs },
+};
+
+static int batch_source(struct ingest *ing, const char *agent_id, const Prospector__Batch *b)
+{
+	struct catalog_source s = { .name = b->source, .interval_s = -1 };
+
+	if (b->info && strcmp(b->info->name, b->source) == 0)
+		s = source_from_info(b->info);
+	return catalog_source_upsert(ing->cat, agent_id, &s);
+}
+
+/* Everything one batch changes, in the caller's transaction. */
+static int batch_apply(struct ingest *ing, const struct catalog_batch *cb, const Prospector__Batch *b,
+		       const unsigned char digest[32], struct batch_result *res)
+{
+	int r = batch_source(ing, cb->agent_id, b);
+
+	if (r == 0)
+		r = batch_kinds[b->kind].apply(ing, cb, b, res);
+	if (r == 0)
+		r = catalog_applied_add(ing->cat, cb, digest);
+	if (r == 0)
+		r = catalog_agent_set_seq(ing->cat, cb->agent_id, cb->seq, cb->recorded_ms);
+	if (r == 0)
+		r = catalog_source_applied(ing->cat, cb, b->has_root_hash ? b->root_hash.data : NULL);
+	return r;
+}
+
+static int batch_commit(struct ingest *ing, const struct session *s, const Prospector__Batch *b,
+			const void *data, size_t len, struct ingest_replies *out)
+{
+	uint64_t now = time_now_ms();
+	struct catalog_batch cb = {
+		.agent_id = s->agent_id, .incarnation = s->incarnation, .seq = b->seq, .source = b->source,
+		.observed_ms = b->has_crawled_at ? b->crawled_at * 1000 : now, .recorded_ms = now,
+	};
+	struct batch_result res = { 0, NULL };
+	unsigned char digest[32];
+	int r = catalog_begin(ing->cat);
+
+	crypto_hash_sha256(digest, data, len);
+	if (r == 0)
+		r = batch_apply(ing, &cb, b, digest, &res);
+	if (r == CATALOG_E_SOURCE_OWNED) {
+		log_warnx("agent %s: batch %" PRIu64 " refused: %s", s->agent_id, b->seq, catalog_error(ing->cat));
+		reply_reject(out, catalog_error(ing->cat));
+		catalog_rollback(ing->cat);
+		return 0;
+	}
+	if (r == -EBADMSG) {
+		catalog_rollback(ing->cat);
+		return INGEST_E_INVALID;
+	}
+	if (r == 0)
+		r = catalog_commit(ing->cat);
+	if (r)
+		return ingest_storage_failed(ing, r, "batch");
+	log_info("agent %s source %s seq %" PRIu64 ": applied %s of %zu items, changes: %zu%s", s->agent_id,
+		 b->source, b->seq, batch_kinds[b->kind].name, b->n_changes + b->n_objects + b->n_obs, res.nchanges,
+		 res.resync ? " (snapshot refused, resync asked)" : "");
+	reply_ack(out, s->incarnation, b->seq);
+	if (res.resync)
+		reply_resync(out, b->source, res.resync);
+	return 0;
+}
+
+/* Already applied: acknowledge again. The same seq with other bytes is an agent bug worth a line. */
+static int batch_duplicate(struct ingest *ing, const struct session *s, const Prospector__Batch *b,
+			   uint64_t last, const void *data, size_t len, struct ingest_replies *out)
+{
+	unsigned char digest[32], applied[32];
+	int r = catalog_applied_lookup(ing->cat, s->agent_id, s->incarnation, b->seq, applied);
+
+	if (r < 0)
+		return ingest_storage_failed(ing, r, "duplicate check");
+	crypto_hash_sha256(digest, data, len);
+	if (r == 0 && memcmp(digest, applied, sizeof(digest)) != 0)
+		log_warnx("agent %s resent batch %" PRIu64 " with different content; the first one stands",
+			  s->agent_id, b->seq);
+	log_debug("agent %s: batch %" PRIu64 " already applied, acknowledging again", s->agent_id, b->seq);
+	reply_ack(out, s->incarnation, last);
+	return 0;
+}
+
+static int ingest_batch(struct ingest *ing, const struct ingest_peer *peer, const Prospector__Envelope *env,
+			const void *data, size_t len, struct ingest_replies *out)
+{
+	const Prospector__Batch *b = env->batch;
+	struct session *s = session_find(ing, peer);
+	uint64_t inc, last;
+	int r;
+
+	if (!s) {
+		reply_reject(out, "unknown connection: send HELLO first");
+		return 0;
+	}
+	r = catalog_agent_lookup(ing->cat, s->agent_id, &inc, &last);
+	if (r < 0)
+		return ingest_storage_failed(ing, r, "agent lookup");
+	if (r || inc != s->incarnation || b->incarnation != s->incarnation) {
+		reply_reject(out, "incarnation changed: send HELLO again");
+		return 0;
+	}
+	if (b->seq <= last)
+		return batch_duplicate(ing, s, b, last, data, len, out);
+	if (b->seq > last + 1) {
+		log_info("agent %s: batch %" PRIu64 " arrived, expecting %" PRIu64, s->agent_id, b->seq, last + 1);
+		reply_nack(out, s->incarnation, last + 1, "sequence gap");
+		return 0;
+	}
+	return batch_commit(ing, s, b, data, len, out);
+}
+
+/* --- HEARTBEAT ------------------------------------------------------------------------------ */
+
+static int64_t opt_u64(protobuf_c_boolean has, uint64_t v)
+{
+	return has && v <= INT64_MAX ? (int64_t)v : -1;
+}
+
+static struct catalog_probe probe_from(const Prospector__ProbeStatus *ps)
+{
+	struct catalog_probe p = {
+		.source = ps->source,
+		.last_start = opt_u64(ps->has_last_start, ps->last_start),
+		.last_end = opt_u64(ps->has_last_end, ps->last_end),
+		.duration_ms = opt_u64(ps->has_duration_ms, ps->duration_ms),
+		.objects = opt_u64(ps->has_objects, ps->objects),
+		.next_run = opt_u64(ps->has_next_run, ps->next_run),
+		.interval_s = opt_u64(ps->has_interval_s, ps->interval_s),
+		.ok = ps->has_ok ? ps->ok != 0 : -1,
+		.error = ps->error,
+		.root_hash = ps->has_root_hash ? ps->root_hash.data : NULL,
+	};
+
+	return p;
+}
+
+static int heartbeat_record(struct ingest *ing, const char *id, const Prospector__Heartbeat *h)
+{
+	int r = catalog_agent_heartbeat(ing->cat, id, h->version, opt_u64(h->has_outbox_depth, h->outbox_depth),
+					opt_u64(h->has_rss_bytes, h->rss_bytes), time_now_ms());
+
+	for (size_t i = 0; r == 0 && i < h->n_probes; i++) {
+		struct catalog_probe p = probe_from(h->probes[i]);
+
+		r = catalog_probe_update(ing->cat, id, &p);
+		if (r == CATALOG_E_SOURCE_OWNED) {
+			log_warnx("agent %s: heartbeat: %s", id, catalog_error(ing->cat));
+			r = 0;
+		}
+	}
+	return r;
+}
+
+static int ingest_heartbeat(struct ingest *ing, const struct ingest_peer *peer, const Prospector__Envelope *env,
+			    const void *data, size_t len, struct ingest_replies *out)
+{
+	const Prospector__Heartbeat *h = env->heartbeat;
+	struct session *s = session_find(ing, peer);
+	int r;
+
+	(void)data;
+	(void)len;
+	if (!s || strcmp(ingest_identity(peer, h->agent_id), s->agent_id) != 0 || h->incarnation != s->incarnation) {
+		reply_reject(out, "unknown connection: send HELLO first");
+		return 0;
+	}
+	r = catalog_begin(ing->cat);
+	if (r == 0)
+		r = heartbeat_record(ing, s->agent_id, h);
+	if (r == 0)
+		r = catalog_commit(ing->cat);
+	return r ? ingest_storage_failed(ing, r, "heartbeat") : 0;
+}
+
+/* --- dispatch ------------------------------------------------------------------------------- */
+
+/* What an agent may send, indexed by the envelope's body case; the rest are the collector's own. */
+static const struct {
+	int (*handle)(struct ingest *ing, const struct ingest_peer *peer, const Prospector__Envelope *env,
+		      const void *data, size_t len, struct ingest_replies *out);
+} handlers[] = {
+	[PROSPECTOR__ENVELOPE__BODY_HELLO] = { ingest_hello },
+	[PROSPECTOR__ENVELOPE__BODY_BATCH] = { ingest_batch },
+	[PROSPECTOR__ENVELOPE__BODY_HEARTBEAT] = { ingest_heartbeat },
+};
+
+int ingest_handle(struct ingest *ing, const struct ingest_peer *peer, const void *data, size_t len,
+		  struct ingest_replies *out)
+{
+	struct wire_msg msg;
+	unsigned body;
+	int r = wire_decode(data, len, &msg);
+
+	if (r) {
+		ingest_invalid(ing, "%s", msg.error);
+		return INGEST_E_INVALID;
+	}
+	body = (unsigned)msg.env->body_case;
+	if (body >= sizeof(handlers) / sizeof(handlers[0]) || !handlers[body].handle) {
+		ingest_invalid(ing, "an agent does not send message type %u", body);
+		wire_msg_clear(&msg);
+		return INGEST_E_INVALID;
+	}
+	r = handlers[body].handle(ing, peer, msg.env, data, len, out);
+	wire_msg_clear(&msg);
+	return r;
+}

@@ -1,0 +1,53 @@
+/*
+ * Ingest: the collector's side of the protocol (DESIGN §4). One call per message an agent sent:
+ * the bytes go in with the peer they came from, zero or more reply envelopes come out, already
+ * encoded, to be sent back to the same peer. The socket loop (main.c) only moves frames.
+ *
+ * HELLO opens a session for the peer (its ZeroMQ routing id) and answers WELCOME with the sequence
+ * number the collector expects next. A BATCH is applied exactly once: a sequence number already
+ * applied is acknowledged again without touching the catalog, the next one is applied in one
+ * durable sqlite transaction and then acknowledged, a gap is answered with NACK. Anything from a
+ * peer without a session is answered with REJECT, which asks the agent to say HELLO (again).
+ * Messages that do not decode or validate get no answer; they are logged, rate-limited.
+ *
+ * Ingest owns its sessions; it borrows the catalog.
+ */
+#pragma once
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "catalog.h"
+
+enum {
+	INGEST_E_INVALID = 1, /* the message did not decode or validate; nothing was answered */
+};
+
+/* Where a message came from. user_id is the authenticated identity (ZAP "User-Id", set once
+ * CURVE is on) or NULL; until then an agent is who its HELLO says it is. */
+struct ingest_peer {
+	const void *routing_id;
+	size_t routing_id_len;
+	const char *user_id;
+};
+
+/* Encoded reply envelopes, in sending order. */
+struct ingest_replies {
+	struct buf *msgs;
+	size_t n, cap;
+};
+
+struct ingest;
+
+/* max_batch_bytes is announced in WELCOME. */
+struct ingest *ingest_new(struct catalog *cat, unsigned max_batch_bytes);
+void ingest_free(struct ingest *ing);
+/*
+ * Handles one message. 0 when it was handled (replies, possibly none, appended to out);
+ * INGEST_E_INVALID when it was not a valid message (logged); a negative errno when the catalog
+ * failed (logged; nothing was applied or answered, so the agent will send it again).
+ */
+int ingest_handle(struct ingest *ing, const struct ingest_peer *peer, const void *data, size_t len,
+		  struct ingest_replies *out);
+/* Frees the messages; out can be reused. */
+void ingest_replies_clear(struct ingest_replies *out);

@@ -1,0 +1,263 @@
+/*
+ * prospector-collector: the daemon that receives agents' batches and keeps the catalog.
+ *
+ * This file is the socket code: a ZeroMQ ROUTER bound to the configured endpoint, a poll loop that
+ * hands each [routing id, message] to ingest and sends ingest's replies back to the same peer, and
+ * a clean shutdown on SIGTERM/SIGINT (the catalog's WAL is checkpointed on close). It runs in the
+ * foreground, as systemd expects; -s sends the log to syslog instead of stderr.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "catalog.h"
+#include "config.h"
+#include "ingest.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define PROGNAME "prospector-collector"
+/* How often the loop wakes up without traffic to notice a signal. */
+#define POLL_MS 1000
+
+static volatile sig_atomic_t quit;
+
+static const char usage_text[] =
+	"NAME\n"
+	"    " PROGNAME " - receive schema changes from Prospector agents and keep the catalog\n"
+	"\n"
+	"SYNOPSIS\n"
+	"    " PROGNAME " -c FILE [-n] [-d] [-f] [-s]\n"
+	"    " PROGNAME " -h | --help\n"
+	"\n"
+	"DESCRIPTION\n"
+	"    Listens for agents on a ZeroMQ endpoint, applies every batch they send exactly once to\n"
+	"    the catalog database (objects, relationship graph, hash-chained change history) and\n"
+	"    acknowledges it after the database has committed it durably. Runs in the foreground.\n"
+	"    The prospector(1) command reads the same database.\n"
+	"\n"
+	"OPTIONS\n"
+	"    -c FILE      configuration file (required)\n"
+	"    -n           check the configuration and that the database can be opened or created,\n"
+	"                 then exit: 0 when both are fine, 1 with a file:line message otherwise\n"
+	"    -d           log debug messages too\n"
+	"    -f           stay in the foreground, logging to stderr (the default)\n"
+	"    -s           log to syslog instead of stderr\n"
+	"    -h, --help   show this help\n"
+	"\n"
+	"CONFIGURATION\n"
+	"    An INI file with one [collector] section:\n"
+	"    listen = ENDPOINT        ZeroMQ endpoint to bind (default " COLLECTOR_DEFAULT_LISTEN ")\n"
+	"    database = PATH          the catalog, an sqlite database, created mode 0600 (required)\n"
+	"    max_batch_bytes = N      largest batch an agent may send, announced to agents\n"
+	"                             (default 4194304; messages over twice this are dropped)\n"
+	"    Unknown keys are reported and ignored; every error names file:line.\n"
+	"\n"
+	"FILES\n"
+	"    /etc/prospector/collector.conf      the usual configuration file\n"
+	"    /var/lib/prospector/catalog.db      the usual catalog (with -wal and -shm beside it)\n"
+	"\n"
+	"SIGNALS\n"
+	"    SIGTERM, SIGINT   finish the message in hand, checkpoint the catalog and exit 0\n"
+	"\n"
+	"EXIT STATUS\n"
+	"    0 on a clean shutdown or a successful -n check; 1 on a configuration, database or\n"
+	"    socket error at start-up; 2 on a usage error.\n"
+	"\n"
+	"EXAMPLES\n"
+	"    " PROGNAME " -n -c /etc/prospector/collector.conf\n"
+	"    " PROGNAME " -c /etc/prospector/collector.conf -d\n";
+
+struct options {
+	const char *config;
+	bool check;
+	bool debug;
+	bool syslog;
+};
+
+static _Noreturn void usage(int status)
+{
+	fputs(usage_text, status ? stderr : stdout);
+	exit(status);
+}
+
+static void parse_options(int argc, char **argv, struct options *opt)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "c:ndfsh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': opt->config = optarg; break;
+		case 'n': opt->check = true; break;
+		case 'd': opt->debug = true; break;
+		case 'f': opt->syslog = false; break;
+		case 's': opt->syslog = true; break;
+		case 'h': usage(0);
+		default: usage(2);
+		}
+	}
+	if (optind != argc || !opt->config) {
+		fprintf(stderr, "%s: %s\n", PROGNAME, opt->config ? "unexpected argument" : "-c FILE is required");
+		usage(2);
+	}
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	quit = 1;
+}
+
+static void signals_setup(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void *socket_open(void *zctx, const struct collector_conf *conf)
+{
+	void *sock = zmq_socket(zctx, ZMQ_ROUTER);
+	int64_t maxmsg = (int64_t)conf->max_batch_bytes * 2;
+	int linger = 0;
+
+	if (!sock)
+		fatalx("cannot create a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
+	zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+	if (zmq_bind(sock, conf->listen) != 0)
+		fatalx("%s:%u: listen = %s: %s", conf->path, conf->listen_line, conf->listen,
+		       zmq_strerror(zmq_errno()));
+	return sock;
+}
+
+static void send_replies(void *sock, const zmq_msg_t *rid, const struct ingest_replies *out)
+{
+	for (size_t i = 0; i < out->n; i++) {
+		/* A ROUTER drops what it cannot route (the peer left); the agent resends then. */
+		if (zmq_send(sock, zmq_msg_data((zmq_msg_t *)rid), zmq_msg_size((zmq_msg_t *)rid),
+			     ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+		    zmq_send(sock, out->msgs[i].data, out->msgs[i].len, ZMQ_DONTWAIT) < 0)
+			log_debug("reply not sent: %s", zmq_strerror(zmq_errno()));
+	}
+}
+
+/* Reads the rest of a multipart message; an agent sends exactly one frame. */
+static size_t drain_more(void *sock)
+{
+	size_t extra = 0;
+	int more = 1;
+	size_t len = sizeof(more);
+
+	while (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &len) == 0 && more) {
+		zmq_msg_t m;
+
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, sock, 0) < 0) {
+			zmq_msg_close(&m);
+			break;
+		}
+		zmq_msg_close(&m);
+		extra++;
+	}
+	return extra;
+}
+
+/* One [routing id, message] from the socket. 0 handled, 1 nothing to read, -1 an error. */
+static int handle_one(void *sock, struct ingest *ing)
+{
+	zmq_msg_t rid, body;
+	struct ingest_replies out = { 0 };
+	struct ingest_peer peer;
+	int r = 0;
+
+	zmq_msg_init(&rid);
+	zmq_msg_init(&body);
+	if (zmq_msg_recv(&rid, sock, ZMQ_DONTWAIT) < 0) {
+		r = zmq_errno() == EAGAIN || zmq_errno() == EINTR ? 1 : -1;
+		goto out;
+	}
+	if (!zmq_msg_more(&rid) || zmq_msg_recv(&body, sock, 0) < 0)
+		goto out;
+	if (drain_more(sock) > 0) {
+		log_debug("dropped a message with more than one frame");
+		goto out;
+	}
+	peer.routing_id = zmq_msg_data(&rid);
+	peer.routing_id_len = zmq_msg_size(&rid);
+	peer.user_id = zmq_msg_gets(&body, "User-Id");
+	ingest_handle(ing, &peer, zmq_msg_data(&body), zmq_msg_size(&body), &out);
+	send_replies(sock, &rid, &out);
+	ingest_replies_clear(&out);
+out:
+	zmq_msg_close(&rid);
+	zmq_msg_close(&body);
+	return r;
+}
+
+static void serve(void *sock, struct ingest *ing)
+{
+	zmq_pollitem_t item = { .socket = sock, .events = ZMQ_POLLIN };
+
+	while (!quit) {
+		int n = zmq_poll(&item, 1, POLL_MS);
+
+		if (n < 0 && zmq_errno() != EINTR) {
+			log_warnx("poll: %s", zmq_strerror(zmq_errno()));
+			break;
+		}
+		while (n > 0 && !quit && handle_one(sock, ing) == 0)
+			;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct options opt = { 0 };
+	struct collector_conf *conf;
+	struct catalog *cat;
+	struct ingest *ing;
+	char err[600];
+	void *zctx, *sock;
+
+	parse_options(argc, argv, &opt);
+	log_init(PROGNAME, !opt.syslog || opt.check, opt.debug);
+	if (collector_conf_load(opt.config, &conf, err, sizeof(err)))
+		fatalx("%s", err);
+	if (catalog_open(conf->database, &cat, err, sizeof(err)))
+		fatalx("%s:%u: database: %s", conf->path, conf->database_line, err);
+	if (opt.check) {
+		catalog_close(cat);
+		collector_conf_free(conf);
+		printf("%s: configuration OK\n", opt.config);
+		return 0;
+	}
+	signals_setup();
+	zctx = zmq_ctx_new();
+	sock = socket_open(zctx, conf);
+	ing = ingest_new(cat, conf->max_batch_bytes);
+	log_info("listening on %s, catalog %s", conf->listen, conf->database);
+	serve(sock, ing);
+	log_info("shutting down");
+	ingest_free(ing);
+	zmq_close(sock);
+	zmq_ctx_term(zctx);
+	catalog_close(cat);
+	collector_conf_free(conf);
+	return 0;
+}

@@ -1,0 +1,476 @@
+/*
+ * Ingest, driven with encoded envelopes as the socket loop would: HELLO → WELCOME; a snapshot in
+ * parts becomes the baseline; the same BATCH twice is applied once and acknowledged twice; a gap is
+ * NACKed; anything before HELLO is REJECTed; garbage and tampered objects are dropped unanswered;
+ * heartbeats update status without history; a bad staged snapshot is acknowledged with a RESYNC.
+ */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "catalog.h"
+#include "ingest.h"
+#include "log.h"
+#include "snapshot.h"
+#include "tap.h"
+#include "wire.h"
+#include "xmalloc.h"
+
+static char dir[] = "/tmp/prospector-test-ingest-XXXXXX";
+static char dbpath[256];
+static sqlite3 *ro;
+static struct ingest *ing;
+static struct ingest_replies out;
+
+static struct snapshot *build(bool with_email)
+{
+	struct snapshot *s = snapshot_new("hr");
+	struct obj *o;
+
+	o = obj_new(OBJ_DATABASE, "d:1", NULL, "hrdb");
+	snapshot_add(s, &o);
+	o = obj_new(OBJ_SCHEMA, "n:1", "d:1", "public");
+	snapshot_add(s, &o);
+	o = obj_new(OBJ_TABLE, "r:10", "n:1", "员工");
+	obj_set_obs(o, "rows", "3");
+	snapshot_add(s, &o);
+	o = obj_new(OBJ_COLUMN, "a:10:1", "r:10", "id");
+	obj_set(o, "type", "integer");
+	snapshot_add(s, &o);
+	if (with_email) {
+		o = obj_new(OBJ_COLUMN, "a:10:2", "r:10", "email");
+		obj_set(o, "type", "text");
+		obj_set(o, "nullable", "true");
+		snapshot_add(s, &o);
+	}
+	if (snapshot_finish(s))
+		abort();
+	return s;
+}
+
+static long long q_int(const char *sql)
+{
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	if (sqlite3_prepare_v2(ro, sql, -1, &st, NULL) != SQLITE_OK)
+		return -2;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static const char *q_str(const char *sql)
+{
+	static char *last;
+	sqlite3_stmt *st;
+
+	free(last);
+	last = NULL;
+	if (sqlite3_prepare_v2(ro, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_text(st, 0))
+		last = xstrdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return last;
+}
+
+static void encode(Prospector__Envelope *env, struct buf *b)
+{
+	buf_init(b);
+	wire_encode_envelope(env, b);
+}
+
+/* Sends bytes as peer rid; the replies are left in out. */
+static int send_bytes(const char *rid, const void *data, size_t len)
+{
+	struct ingest_peer peer = { .routing_id = rid, .routing_id_len = strlen(rid), .user_id = NULL };
+
+	ingest_replies_clear(&out);
+	return ingest_handle(ing, &peer, data, len, &out);
+}
+
+static int send_env(const char *rid, Prospector__Envelope *env)
+{
+	struct buf b;
+	int r;
+
+	encode(env, &b);
+	r = send_bytes(rid, b.data, b.len);
+	buf_free(&b);
+	return r;
+}
+
+/* The body case of reply i, or -1; *ret_msg holds it (cleared on the next call). */
+static int reply_kind(size_t i, struct wire_msg *msg)
+{
+	wire_msg_clear(msg);
+	if (i >= out.n || wire_decode(out.msgs[i].data, out.msgs[i].len, msg))
+		return -1;
+	return (int)msg->env->body_case;
+}
+
+static int send_hello_acked(const char *rid, const char *agent, uint64_t incarnation, const char *source,
+			    uint64_t last_acked)
+{
+	Prospector__Envelope env = PROSPECTOR__ENVELOPE__INIT;
+	Prospector__Hello h = PROSPECTOR__HELLO__INIT;
+	Prospector__SourceInfo si = PROSPECTOR__SOURCE_INFO__INIT, *sis[] = { &si };
+
+	h.agent_id = (char *)agent;
+	h.incarnation = incarnation;
+	h.last_acked_seq = last_acked;
+	h.version = "test";
+	h.n_sources = 1;
+	h.sources = sis;
+	si.name = (char *)source;
+	si.driver = "pg";
+	env.body_case = PROSPECTOR__ENVELOPE__BODY_HELLO;
+	env.hello = &h;
+	return send_env(rid, &env);
+}
+
+static int send_hello(const char *rid, const char *agent, uint64_t incarnation, const char *source)
+{
+	return send_hello_acked(rid, agent, incarnation, source, 0);
+}
+
+/* A batch envelope around b (set kind, seq and content before); encoded into out_bytes. */
+static void batch_bytes(Prospector__Batch *b, struct buf *bytes)
+{
+	Prospector__Envelope env = PROSPECTOR__ENVELOPE__INIT;
+
+	env.body_case = PROSPECTOR__ENVELOPE__BODY_BATCH;
+	env.batch = b;
+	encode(&env, bytes);
+}
+
+static Prospector__Object **objects_of(const struct snapshot *s)
+{
+	Prospector__Object **po = xcalloc(s->nobjs, sizeof(*po));
+
+	for (size_t i = 0; i < s->nobjs; i++)
+		po[i] = wire_object_from_obj(s->objs[i]);
+	return po;
+}
+
+static void objects_free(Prospector__Object **po, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		wire_object_free(po[i]);
+	free(po);
+}
+
+static void init_batch(Prospector__Batch *b, uint64_t incarnation, uint64_t seq, Prospector__BatchKind kind)
+{
+	prospector__batch__init(b);
+	b->incarnation = incarnation;
+	b->seq = seq;
+	b->source = "hr";
+	b->kind = kind;
+	b->has_crawled_at = 1;
+	b->crawled_at = 1700000000;
+}
+
+static void test_before_hello(void)
+{
+	Prospector__Batch b;
+	struct wire_msg msg = { 0 };
+	struct buf bytes;
+
+	init_batch(&b, 1, 1, PROSPECTOR__BATCH_KIND__BATCH_DELTA);
+	batch_bytes(&b, &bytes);
+	is_int(send_bytes("peer-A", bytes.data, bytes.len), 0, "a batch before HELLO is handled");
+	is_int(reply_kind(0, &msg), PROSPECTOR__ENVELOPE__BODY_REJECT, "and answered with REJECT");
+	ok(msg.env && strstr(msg.env->reject->reason, "HELLO"), "asking for HELLO");
+	is_int(q_int("SELECT count(*) FROM applied"), 0, "nothing applied");
+	wire_msg_clear(&msg);
+	buf_free(&bytes);
+}
+
+static void test_hello(void)
+{
+	struct wire_msg msg = { 0 };
+
+	is_int(send_hello("peer-A", "agent-1", 1, "hr"), 0, "HELLO");
+	is_int(out.n, 1, "one reply");
+	is_int(reply_kind(0, &msg), PROSPECTOR__ENVELOPE__BODY_WELCOME, "WELCOME");
+	ok(msg.env && msg.env->welcome->expected_seq == 1, "expecting seq 1");
+	ok(msg.env && msg.env->welcome->max_batch_bytes == 4194304, "max_batch_bytes announced");
+	is_str(q_str("SELECT agent_id FROM sources WHERE name = 'hr'"), "agent-1", "the source is the agent's");
+	wire_msg_clear(&msg);
+}
+
+static void expect_ack(uint64_t seq, const char *what)
+{
+	struct wire_msg msg = { 0 };
+
+	ok(reply_kind(0, &msg) == PROSPECTOR__ENVELOPE__BODY_ACK && msg.env->ack->last_applied_seq == seq,
+	   "%s: ACK %llu", what, (unsigned long long)seq);
+	wire_msg_clear(&msg);
+}
+
+static void test_snapshot(const struct snapshot *s)
+{
+	Prospector__Object **po = objects_of(s);
+	Prospector__Batch b;
+	struct buf bytes;
+
+	init_batch(&b, 1, 1, PROSPECTOR__BATCH_KIND__BATCH_SNAPSHOT_PART);
+	b.n_objects = 2;
+	b.objects = po;
+	batch_bytes(&b, &bytes);
+	is_int(send_bytes("peer-A", bytes.data, bytes.len), 0, "snapshot part");
+	expect_ack(1, "snapshot part");
+	is_int(q_int("SELECT count(*) FROM staging"), 2, "two objects staged");
+	is_int(q_int("SELECT count(*) FROM history"), 0, "no history yet");
+	buf_free(&bytes);
+
+	init_batch(&b, 1, 2, PROSPECTOR__BATCH_KIND__BATCH_SNAPSHOT_END);
+	b.n_objects = s->nobjs - 2;
+	b.objects = po + 2;
+	b.has_root_hash = 1;
+	b.root_hash.data = (uint8_t *)s->root;
+	b.root_hash.len = 32;
+	batch_bytes(&b, &bytes);
+	is_int(send_bytes("peer-A", bytes.data, bytes.len), 0, "snapshot end");
+	expect_ack(2, "snapshot end");
+	is_int(out.n, 1, "no RESYNC");
+	is_int(q_int("SELECT count(*) FROM history WHERE origin = 'baseline'"), s->nobjs, "the baseline");
+	is_int(q_int("SELECT count(*) FROM objects"), s->nobjs, "the objects");
+	is_int(q_int("SELECT count(*) FROM staging"), 0, "staging cleared");
+	is_int(q_int("SELECT last_seq FROM agents WHERE id = 'agent-1'"), 2, "the agent's last_seq");
+	buf_free(&bytes);
+	objects_free(po, s->nobjs);
+}
+
+static void test_delta_twice(const struct snapshot *old, const struct snapshot *new)
+{
+	struct diff *d = diff_snapshots(old, new);
+	Prospector__Change *pc = wire_change_from_change(&d->changes[0]);
+	Prospector__Batch b;
+	struct buf bytes;
+	long long h;
+
+	init_batch(&b, 1, 3, PROSPECTOR__BATCH_KIND__BATCH_DELTA);
+	b.n_changes = 1;
+	b.changes = &pc;
+	batch_bytes(&b, &bytes);
+	is_int(send_bytes("peer-A", bytes.data, bytes.len), 0, "delta");
+	expect_ack(3, "delta");
+	h = q_int("SELECT count(*) FROM history");
+	is_int(q_int("SELECT count(*) FROM history WHERE seq = 3"), 1, "one history row for the delta");
+	is_int(send_bytes("peer-A", bytes.data, bytes.len), 0, "the same delta again");
+	expect_ack(3, "the duplicate");
+	is_int(q_int("SELECT count(*) FROM history"), h, "no new history rows");
+	is_int(q_int("SELECT count(*) FROM applied WHERE seq = 3"), 1, "applied once");
+	buf_free(&bytes);
+
+	/* the same key with content that does not match its hash */
+	free(pc->object->attrs[0]->value);
+	pc->object->attrs[0]->value = xstrdup("bigint");
+	b.seq = 4;
+	batch_bytes(&b, &bytes);
+	is_int(send_bytes("peer-A", bytes.data, bytes.len), INGEST_E_INVALID, "a tampered object is invalid");
+	is_int(out.n, 0, "and not answered");
+	is_int(q_int("SELECT last_seq FROM agents WHERE id = 'agent-1'"), 3, "nothing applied");
+	buf_free(&bytes);
+	wire_change_free(pc);
+	diff_free(d);
+}
+
+static void test_gap_and_garbage(void)
+{
+	Prospector__Batch b;
+	struct wire_msg msg = { 0 };
+	struct buf bytes;
+
+	init_batch(&b, 1, 6, PROSPECTOR__BATCH_KIND__BATCH_DELTA);
+	batch_bytes(&b, &bytes);
+	is_int(send_bytes("peer-A", bytes.data, bytes.len), 0, "a batch after a gap");
+	ok(reply_kind(0, &msg) == PROSPECTOR__ENVELOPE__BODY_NACK && msg.env->nack->expected_seq == 4,
+	   "NACK expecting 4");
+	buf_free(&bytes);
+	is_int(send_bytes("peer-A", "\x08\x01\x2a\xff\xff", 5), INGEST_E_INVALID, "garbage is invalid");
+	is_int(out.n, 0, "and not answered");
+	wire_msg_clear(&msg);
+}
+
+static void test_obs(void)
+{
+	Prospector__Batch b;
+	Prospector__Attr a = PROSPECTOR__ATTR__INIT, *as[] = { &a };
+	Prospector__ObsUpdate u = PROSPECTOR__OBS_UPDATE__INIT, *us[] = { &u };
+	long long h = q_int("SELECT count(*) FROM history");
+	struct buf bytes;
+
+	init_batch(&b, 1, 4, PROSPECTOR__BATCH_KIND__BATCH_OBS);
+	b.n_obs = 1;
+	b.obs = us;
+	u.key = "r:10";
+	u.n_obs = 1;
+	u.obs = as;
+	a.name = "rows";
+	a.value = "1000";
+	batch_bytes(&b, &bytes);
+	is_int(send_bytes("peer-A", bytes.data, bytes.len), 0, "observations");
+	expect_ack(4, "observations");
+	is_str(q_str("SELECT json_extract(obs, '$.rows') FROM objects WHERE key = 'r:10'"), "1000", "applied");
+	is_int(q_int("SELECT count(*) FROM history"), h, "without history");
+	buf_free(&bytes);
+}
+
+static void test_heartbeat(void)
+{
+	Prospector__Envelope env = PROSPECTOR__ENVELOPE__INIT;
+	Prospector__Heartbeat hb = PROSPECTOR__HEARTBEAT__INIT;
+	Prospector__ProbeStatus ps = PROSPECTOR__PROBE_STATUS__INIT, *pss[] = { &ps };
+	struct wire_msg msg = { 0 };
+
+	hb.agent_id = "agent-1";
+	hb.incarnation = 1;
+	hb.n_probes = 1;
+	hb.probes = pss;
+	hb.has_rss_bytes = 1;
+	hb.rss_bytes = 9000000;
+	ps.source = "hr";
+	ps.has_ok = 1;
+	ps.ok = 0;
+	ps.error = "connection refused";
+	ps.has_duration_ms = 1;
+	ps.duration_ms = 120;
+	env.body_case = PROSPECTOR__ENVELOPE__BODY_HEARTBEAT;
+	env.heartbeat = &hb;
+	is_int(send_env("peer-A", &env), 0, "heartbeat");
+	is_int(out.n, 0, "no reply");
+	is_int(q_int("SELECT rss_bytes FROM agents WHERE id = 'agent-1'"), 9000000, "agent status");
+	is_str(q_str("SELECT ok || ' ' || last_error || ' ' || duration_ms FROM sources WHERE name = 'hr'"),
+	       "0 connection refused 120", "probe status");
+	is_int(send_env("peer-Z", &env), 0, "heartbeat from an unknown peer");
+	is_int(reply_kind(0, &msg), PROSPECTOR__ENVELOPE__BODY_REJECT, "REJECT");
+	wire_msg_clear(&msg);
+}
+
+static void test_owned_source(void)
+{
+	struct wire_msg msg = { 0 };
+
+	is_int(send_hello("peer-B", "agent-2", 1, "hr"), 0, "HELLO from another agent with the same source");
+	is_int(reply_kind(0, &msg), PROSPECTOR__ENVELOPE__BODY_REJECT, "REJECT");
+	ok(msg.env && strstr(msg.env->reject->reason, "agent-1"), "naming the owner: %s",
+	   msg.env ? msg.env->reject->reason : "");
+	is_int(q_int("SELECT count(*) FROM agents WHERE id = 'agent-2'"), 0, "the agent is not recorded");
+	wire_msg_clear(&msg);
+}
+
+static void test_bad_root(const struct snapshot *s)
+{
+	Prospector__Object **po = objects_of(s);
+	unsigned char bad[32] = { 0 };
+	struct wire_msg msg = { 0 };
+	long long h = q_int("SELECT count(*) FROM history");
+	Prospector__Batch b;
+	struct buf bytes;
+
+	init_batch(&b, 1, 5, PROSPECTOR__BATCH_KIND__BATCH_SNAPSHOT_END);
+	b.n_objects = s->nobjs;
+	b.objects = po;
+	b.has_root_hash = 1;
+	b.root_hash.data = bad;
+	b.root_hash.len = 32;
+	batch_bytes(&b, &bytes);
+	is_int(send_bytes("peer-A", bytes.data, bytes.len), 0, "a snapshot whose root does not match");
+	expect_ack(5, "it is consumed");
+	ok(reply_kind(1, &msg) == PROSPECTOR__ENVELOPE__BODY_RESYNC && strcmp(msg.env->resync->source, "hr") == 0,
+	   "and a RESYNC asked for");
+	is_int(q_int("SELECT count(*) FROM history"), h, "nothing applied");
+	is_int(q_int("SELECT count(*) FROM staging"), 0, "staging cleared");
+	wire_msg_clear(&msg);
+	buf_free(&bytes);
+	objects_free(po, s->nobjs);
+}
+
+static void test_new_incarnation(void)
+{
+	struct wire_msg msg = { 0 };
+	Prospector__Batch b;
+	struct buf bytes;
+
+	is_int(send_hello("peer-C", "agent-1", 2, "hr"), 0, "HELLO with a new incarnation on a new connection");
+	ok(reply_kind(0, &msg) == PROSPECTOR__ENVELOPE__BODY_WELCOME && msg.env->welcome->expected_seq == 1,
+	   "WELCOME expecting 1");
+	init_batch(&b, 1, 6, PROSPECTOR__BATCH_KIND__BATCH_DELTA);
+	batch_bytes(&b, &bytes);
+	is_int(send_bytes("peer-A", bytes.data, bytes.len), 0, "a batch on the old connection");
+	is_int(reply_kind(0, &msg), PROSPECTOR__ENVELOPE__BODY_REJECT, "REJECT: the session moved");
+	is_int(send_bytes("peer-C", bytes.data, bytes.len), 0, "the old incarnation's batch on the new connection");
+	is_int(reply_kind(0, &msg), PROSPECTOR__ENVELOPE__BODY_REJECT, "REJECT: incarnation mismatch");
+	buf_free(&bytes);
+	init_batch(&b, 2, 1, PROSPECTOR__BATCH_KIND__BATCH_DELTA);
+	batch_bytes(&b, &bytes);
+	is_int(send_bytes("peer-C", bytes.data, bytes.len), 0, "seq 1 of the new incarnation");
+	expect_ack(1, "new incarnation");
+	buf_free(&bytes);
+
+	is_int(send_hello_acked("peer-C", "agent-1", 2, "hr", 1), 0, "HELLO again, acked up to 1");
+	is_int(out.n, 1, "only WELCOME");
+	is_int(send_hello_acked("peer-C", "agent-1", 2, "hr", 5), 0, "HELLO claiming acks the catalog lacks");
+	ok(reply_kind(0, &msg) == PROSPECTOR__ENVELOPE__BODY_WELCOME && msg.env->welcome->expected_seq == 6,
+	   "WELCOME expecting 6: the lost batches cannot come again");
+	ok(reply_kind(1, &msg) == PROSPECTOR__ENVELOPE__BODY_RESYNC && strcmp(msg.env->resync->source, "hr") == 0,
+	   "and a RESYNC of its source");
+	is_int(q_int("SELECT last_seq FROM agents WHERE id = 'agent-1'"), 5, "the sequence moved on");
+	wire_msg_clear(&msg);
+}
+
+static void cleanup(void)
+{
+	static const char *const files[] = { "catalog.db", "catalog.db-wal", "catalog.db-shm" };
+	char path[300];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+int main(void)
+{
+	struct snapshot *s1, *s2;
+	struct catalog *cat;
+	char err[512];
+
+	log_init("test-ingest", true, false);
+	if (!mkdtemp(dir))
+		skip_all("cannot create a temporary directory");
+	snprintf(dbpath, sizeof(dbpath), "%s/catalog.db", dir);
+	if (catalog_open(dbpath, &cat, err, sizeof(err)) != 0) {
+		ok(0, "catalog_open: %s", err);
+		return done_testing();
+	}
+	sqlite3_open_v2(dbpath, &ro, SQLITE_OPEN_READONLY, NULL);
+	ing = ingest_new(cat, 4194304);
+	s1 = build(false);
+	s2 = build(true);
+	test_before_hello();
+	test_hello();
+	test_snapshot(s1);
+	test_delta_twice(s1, s2);
+	test_gap_and_garbage();
+	test_obs();
+	test_heartbeat();
+	test_owned_source();
+	test_bad_root(s2);
+	test_new_incarnation();
+	ingest_replies_clear(&out);
+	ingest_free(ing);
+	snapshot_free(s1);
+	snapshot_free(s2);
+	sqlite3_close(ro);
+	catalog_close(cat);
+	cleanup();
+	return done_testing();
+}

@@ -1,0 +1,431 @@
+/*
+ * Wire conversion: every message type survives encode → decode, objects (Chinese names included)
+ * survive model → protobuf → model with their hash, and the decoder refuses garbage, truncated
+ * bytes, invalid UTF-8, bad hashes, bad keys, out-of-range enums and other protocol versions.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "diff.h"
+#include "snapshot.h"
+#include "tap.h"
+#include "wire.h"
+#include "xmalloc.h"
+
+static struct snapshot *make_snapshot(const char *table_name, const char *comment, bool with_email)
+{
+	struct snapshot *s = snapshot_new("人事");
+	struct obj *o;
+
+	o = obj_new(OBJ_DATABASE, "d:1", NULL, "hr");
+	snapshot_add(s, &o);
+	o = obj_new(OBJ_SCHEMA, "n:1", "d:1", "公共");
+	snapshot_add(s, &o);
+	o = obj_new(OBJ_TABLE, "r:10", "n:1", table_name);
+	obj_set(o, "comment", comment);
+	obj_set_obs(o, "rows", "42");
+	snapshot_add(s, &o);
+	o = obj_new(OBJ_COLUMN, "a:10:1", "r:10", "编号");
+	obj_set(o, "type", "integer");
+	obj_set(o, "family", "integer");
+	obj_set(o, "ordinal", "1");
+	snapshot_add(s, &o);
+	if (with_email) {
+		o = obj_new(OBJ_COLUMN, "a:10:2", "r:10", "email");
+		obj_set(o, "type", "character varying(100)");
+		obj_set(o, "nullable", "true");
+		snapshot_add(s, &o);
+	}
+	o = obj_new(OBJ_PRIMARY_KEY, "c:11", "r:10", "员工_pkey");
+	obj_set(o, "columns", "a:10:1");
+	snapshot_add(s, &o);
+	if (snapshot_finish(s) != 0)
+		abort();
+	return s;
+}
+
+/* Encodes env, decodes it again; the caller clears msg. */
+static int round_trip(Prospector__Envelope *env, struct wire_msg *msg)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b);
+	wire_encode_envelope(env, &b);
+	r = wire_decode(b.data, b.len, msg);
+	buf_free(&b);
+	return r;
+}
+
+/* Packs without wire_encode_envelope, which would fix the protocol version. */
+static int decode_raw(Prospector__Envelope *env, struct wire_msg *msg)
+{
+	size_t n = prospector__envelope__get_packed_size(env);
+	uint8_t *data = xmalloc(n);
+	int r;
+
+	prospector__envelope__pack(env, data);
+	r = wire_decode(data, n, msg);
+	free(data);
+	return r;
+}
+
+static void test_hello(void)
+{
+	Prospector__Envelope env = PROSPECTOR__ENVELOPE__INIT;
+	Prospector__Hello h = PROSPECTOR__HELLO__INIT;
+	Prospector__SourceInfo si = PROSPECTOR__SOURCE_INFO__INIT, *sis[] = { &si };
+	unsigned char root[32] = { 7 };
+	struct wire_msg msg;
+
+	h.agent_id = "卫生局-01";
+	h.incarnation = 1234567890123ULL;
+	h.last_acked_seq = 17;
+	h.version = "0.1.0";
+	h.n_sources = 1;
+	h.sources = sis;
+	si.name = "hr";
+	si.driver = "pg";
+	si.department = "卫生健康委员会";
+	si.has_root_hash = 1;
+	si.root_hash.data = root;
+	si.root_hash.len = 32;
+	env.body_case = PROSPECTOR__ENVELOPE__BODY_HELLO;
+	env.hello = &h;
+	is_int(round_trip(&env, &msg), 0, "hello: decodes");
+	is_int(msg.env->protocol, WIRE_PROTOCOL, "hello: protocol version set by the encoder");
+	is_str(msg.env->hello->agent_id, "卫生局-01", "hello: agent id");
+	is_int(msg.env->hello->incarnation, 1234567890123ULL, "hello: incarnation");
+	is_int(msg.env->hello->last_acked_seq, 17, "hello: last acked");
+	is_str(msg.env->hello->sources[0]->department, "卫生健康委员会", "hello: source department");
+	ok(msg.env->hello->sources[0]->root_hash.len == 32 && msg.env->hello->sources[0]->root_hash.data[0] == 7,
+	   "hello: root hash");
+	wire_msg_clear(&msg);
+	ok(msg.env == NULL, "wire_msg_clear releases the message");
+
+	si.root_hash.len = 31;
+	is_int(round_trip(&env, &msg), WIRE_E_INVALID, "hello: a 31-byte root hash is refused");
+	ok(strstr(msg.error, "hello.sources[0].root_hash") != NULL, "the message names the field: %s", msg.error);
+	si.root_hash.len = 32;
+	h.agent_id = "bad\x1fid";
+	is_int(round_trip(&env, &msg), WIRE_E_INVALID, "hello: an agent id with 0x1f is refused");
+	h.agent_id = "";
+	is_int(round_trip(&env, &msg), WIRE_E_INVALID, "hello: an empty agent id is refused");
+	h.agent_id = "a\xc3\x28";
+	is_int(round_trip(&env, &msg), WIRE_E_INVALID, "hello: an agent id that is not UTF-8 is refused");
+	ok(strstr(msg.error, "UTF-8") != NULL, "the message says why: %s", msg.error);
+}
+
+static void test_small_messages(void)
+{
+	Prospector__Envelope env = PROSPECTOR__ENVELOPE__INIT;
+	Prospector__Welcome w = PROSPECTOR__WELCOME__INIT;
+	Prospector__Reject rj = PROSPECTOR__REJECT__INIT;
+	Prospector__Ack ack = PROSPECTOR__ACK__INIT;
+	Prospector__Nack nack = PROSPECTOR__NACK__INIT;
+	Prospector__Resync rs = PROSPECTOR__RESYNC__INIT;
+	Prospector__Command cmd = PROSPECTOR__COMMAND__INIT;
+	struct wire_msg msg;
+
+	w.expected_seq = 5;
+	w.max_batch_bytes = 4194304;
+	env.body_case = PROSPECTOR__ENVELOPE__BODY_WELCOME;
+	env.welcome = &w;
+	is_int(round_trip(&env, &msg), 0, "welcome: decodes");
+	ok(msg.env->welcome->expected_seq == 5 && msg.env->welcome->max_batch_bytes == 4194304, "welcome: fields");
+	wire_msg_clear(&msg);
+
+	rj.reason = "先说 HELLO";
+	env.body_case = PROSPECTOR__ENVELOPE__BODY_REJECT;
+	env.reject = &rj;
+	is_int(round_trip(&env, &msg), 0, "reject: decodes");
+	is_str(msg.env->reject->reason, "先说 HELLO", "reject: reason");
+	wire_msg_clear(&msg);
+
+	ack.incarnation = 3;
+	ack.last_applied_seq = 99;
+	env.body_case = PROSPECTOR__ENVELOPE__BODY_ACK;
+	env.ack = &ack;
+	is_int(round_trip(&env, &msg), 0, "ack: decodes");
+	ok(msg.env->ack->incarnation == 3 && msg.env->ack->last_applied_seq == 99, "ack: fields");
+	wire_msg_clear(&msg);
+
+	nack.incarnation = 3;
+	nack.expected_seq = 7;
+	nack.reason = "gap";
+	env.body_case = PROSPECTOR__ENVELOPE__BODY_NACK;
+	env.nack = &nack;
+	is_int(round_trip(&env, &msg), 0, "nack: decodes");
+	ok(msg.env->nack->expected_seq == 7 && strcmp(msg.env->nack->reason, "gap") == 0, "nack: fields");
+	wire_msg_clear(&msg);
+
+	rs.source = "hr";
+	rs.reason = "root hash mismatch";
+	env.body_case = PROSPECTOR__ENVELOPE__BODY_RESYNC;
+	env.resync = &rs;
+	is_int(round_trip(&env, &msg), 0, "resync: decodes");
+	is_str(msg.env->resync->source, "hr", "resync: source");
+	wire_msg_clear(&msg);
+
+	cmd.kind = PROSPECTOR__COMMAND_KIND__CMD_SET_INTERVAL;
+	cmd.source = "hr";
+	cmd.has_interval_s = 1;
+	cmd.interval_s = 300;
+	env.body_case = PROSPECTOR__ENVELOPE__BODY_COMMAND;
+	env.command = &cmd;
+	is_int(round_trip(&env, &msg), 0, "command: decodes");
+	ok(msg.env->command->kind == PROSPECTOR__COMMAND_KIND__CMD_SET_INTERVAL &&
+	   msg.env->command->interval_s == 300, "command: fields");
+	wire_msg_clear(&msg);
+	cmd.kind = (Prospector__CommandKind)9;
+	is_int(round_trip(&env, &msg), WIRE_E_INVALID, "command: an unknown kind is refused");
+
+	env.protocol = 2;
+	cmd.kind = PROSPECTOR__COMMAND_KIND__CMD_PROBE_NOW;
+	is_int(decode_raw(&env, &msg), WIRE_E_PROTOCOL, "another protocol version is refused");
+	env.protocol = 1;
+	env.body_case = PROSPECTOR__ENVELOPE__BODY__NOT_SET;
+	is_int(decode_raw(&env, &msg), WIRE_E_INVALID, "an envelope without a body is refused");
+}
+
+static void test_heartbeat(void)
+{
+	Prospector__Envelope env = PROSPECTOR__ENVELOPE__INIT;
+	Prospector__Heartbeat hb = PROSPECTOR__HEARTBEAT__INIT;
+	Prospector__ProbeStatus ps = PROSPECTOR__PROBE_STATUS__INIT, *pss[] = { &ps };
+	struct wire_msg msg;
+
+	hb.agent_id = "a1";
+	hb.incarnation = 2;
+	hb.n_probes = 1;
+	hb.probes = pss;
+	hb.has_rss_bytes = 1;
+	hb.rss_bytes = 12345678;
+	ps.source = "hr";
+	ps.has_duration_ms = 1;
+	ps.duration_ms = 250;
+	ps.error = "连接被拒绝";
+	ps.has_ok = 1;
+	ps.ok = 0;
+	env.body_case = PROSPECTOR__ENVELOPE__BODY_HEARTBEAT;
+	env.heartbeat = &hb;
+	is_int(round_trip(&env, &msg), 0, "heartbeat: decodes");
+	ok(msg.env->heartbeat->rss_bytes == 12345678 && msg.env->heartbeat->probes[0]->duration_ms == 250,
+	   "heartbeat: fields");
+	is_str(msg.env->heartbeat->probes[0]->error, "连接被拒绝", "heartbeat: error text");
+	wire_msg_clear(&msg);
+	ps.error = "\xed\xa0\x80"; /* a UTF-16 surrogate, not UTF-8 */
+	is_int(round_trip(&env, &msg), WIRE_E_INVALID, "heartbeat: a surrogate in a string is refused");
+}
+
+static void test_objects(void)
+{
+	struct snapshot *s = make_snapshot("员工", "员工信息表", false);
+	const struct obj *t = snapshot_find(s, "r:10");
+	Prospector__Object *po = wire_object_from_obj(t);
+	struct obj *back = NULL;
+
+	is_str(po->path, "人事/hr/公共/员工", "object: path travels");
+	is_int(wire_obj_from_object(po, &back), 0, "object: converts back");
+	ok(back && memcmp(back->hash, t->hash, 32) == 0, "object: same hash after the round trip");
+	is_str(back ? back->name : NULL, "员工", "object: Chinese name");
+	is_str(back ? obj_get(back, "comment") : NULL, "员工信息表", "object: Chinese attribute");
+	is_str(back ? obj_get_obs(back, "rows") : NULL, "42", "object: observations travel");
+	is_str(back ? back->parent : NULL, "n:1", "object: parent");
+	obj_free(back);
+	back = NULL;
+
+	free(po->attrs[0]->value);
+	po->attrs[0]->value = xstrdup("改过的注释");
+	is_int(wire_obj_from_object(po, &back), WIRE_E_INVALID, "object: content that does not match the hash");
+	ok(back == NULL, "object: nothing returned on a mismatch");
+	wire_object_free(po);
+	snapshot_free(s);
+}
+
+static Prospector__Change **changes_from(const struct diff *d)
+{
+	Prospector__Change **pcs = xcalloc(d->nchanges + 1, sizeof(*pcs));
+
+	for (size_t i = 0; i < d->nchanges; i++)
+		pcs[i] = wire_change_from_change(&d->changes[i]);
+	return pcs;
+}
+
+static const Prospector__Change *find_change(const Prospector__Batch *b, const char *key)
+{
+	for (size_t i = 0; i < b->n_changes; i++)
+		if (strcmp(b->changes[i]->key, key) == 0)
+			return b->changes[i];
+	return NULL;
+}
+
+static void test_batch(void)
+{
+	struct snapshot *old = make_snapshot("员工", "old", false), *new = make_snapshot("职工", "new", true);
+	struct snapshot *gone = make_snapshot("职工", "new", false);
+	struct diff *d = diff_snapshots(old, new), *d2 = diff_snapshots(new, gone);
+	Prospector__Change **pcs = changes_from(d), **pcs2 = changes_from(d2);
+	Prospector__Envelope env = PROSPECTOR__ENVELOPE__INIT;
+	Prospector__Batch b = PROSPECTOR__BATCH__INIT;
+	Prospector__Attr a = PROSPECTOR__ATTR__INIT, *as[] = { &a };
+	Prospector__ObsUpdate u = PROSPECTOR__OBS_UPDATE__INIT, *us[] = { &u };
+	Prospector__Object *objs[] = { wire_object_from_obj(snapshot_find(new, "a:10:2")) };
+	Prospector__Change *mixed[] = { pcs[0], pcs2[0] };
+	const Prospector__Change *c;
+	struct wire_msg msg;
+	struct buf enc;
+
+	b.incarnation = 1;
+	b.seq = 1;
+	b.source = "人事";
+	b.kind = PROSPECTOR__BATCH_KIND__BATCH_DELTA;
+	b.n_changes = d->nchanges;
+	b.changes = pcs;
+	b.has_root_hash = 1;
+	b.root_hash.data = new->root;
+	b.root_hash.len = 32;
+	b.has_crawled_at = 1;
+	b.crawled_at = 1700000000;
+	env.body_case = PROSPECTOR__ENVELOPE__BODY_BATCH;
+	env.batch = &b;
+	is_int(d->nchanges, 2, "diff: the table and the new column changed");
+	is_int(round_trip(&env, &msg), 0, "batch (delta): decodes");
+	c = find_change(msg.env->batch, "r:10");
+	ok(c && c->op == PROSPECTOR__OP__OP_ALTER && c->object, "delta: the table's ALTER carries its new state");
+	is_str(c ? c->path : NULL, "人事/hr/公共/职工", "delta: the path after the change");
+	ok(c && c->n_rows == 2, "delta: two rows (rename, comment)");
+	ok(c && c->n_rows == 2 && c->rows[0]->op == PROSPECTOR__OP__OP_RENAME &&
+	   strcmp(c->rows[0]->before, "员工") == 0 && strcmp(c->rows[0]->after, "职工") == 0,
+	   "delta: the RENAME row has the old and new name");
+	c = find_change(msg.env->batch, "a:10:2");
+	ok(c && c->op == PROSPECTOR__OP__OP_ADD && c->n_rows == 1 && c->rows[0]->after &&
+	   strstr(c->rows[0]->after, "character varying(100)"), "delta: the ADD row summarises the column");
+	wire_msg_clear(&msg);
+
+	b.n_changes = 2;
+	b.changes = mixed;
+	is_int(round_trip(&env, &msg), 0, "batch with a DROP decodes");
+	c = find_change(msg.env->batch, "a:10:2");
+	ok(c && c->op == PROSPECTOR__OP__OP_DROP && !c->object && c->n_rows == 1 && c->rows[0]->before,
+	   "a DROP carries no object and the old state in its row");
+	wire_msg_clear(&msg);
+
+	b.n_changes = 0;
+	b.kind = PROSPECTOR__BATCH_KIND__BATCH_SNAPSHOT_PART;
+	b.n_objects = 1;
+	b.objects = objs;
+	is_int(round_trip(&env, &msg), 0, "batch (snapshot part): decodes");
+	is_str(msg.env->batch->objects[0]->name, "email", "snapshot part: the object");
+	wire_msg_clear(&msg);
+
+	b.kind = PROSPECTOR__BATCH_KIND__BATCH_OBS;
+	b.n_objects = 0;
+	b.n_obs = 1;
+	b.obs = us;
+	u.key = "r:10";
+	u.n_obs = 1;
+	u.obs = as;
+	a.name = "rows";
+	a.value = "100";
+	is_int(round_trip(&env, &msg), 0, "batch (obs): decodes");
+	is_str(msg.env->batch->obs[0]->obs[0]->value, "100", "obs: the value");
+	wire_msg_clear(&msg);
+	u.key = "";
+	is_int(round_trip(&env, &msg), WIRE_E_INVALID, "obs: an empty key is refused");
+	u.key = "r:10";
+
+	b.kind = (Prospector__BatchKind)7;
+	is_int(round_trip(&env, &msg), WIRE_E_INVALID, "batch: an unknown kind is refused");
+	b.kind = PROSPECTOR__BATCH_KIND__BATCH_DELTA;
+	b.seq = 0;
+	is_int(round_trip(&env, &msg), WIRE_E_INVALID, "batch: seq 0 is refused");
+	b.seq = 1;
+
+	b.n_obs = 0;
+	b.n_objects = 1;
+	b.kind = PROSPECTOR__BATCH_KIND__BATCH_SNAPSHOT_END;
+	objs[0]->hash.len = 16;
+	is_int(round_trip(&env, &msg), WIRE_E_INVALID, "batch: an object hash of 16 bytes is refused");
+	ok(strstr(msg.error, "batch.objects[0].hash") != NULL, "the message names it: %s", msg.error);
+	objs[0]->hash.len = 32;
+	objs[0]->kind = (Prospector__ObjKind)12;
+	is_int(round_trip(&env, &msg), WIRE_E_INVALID, "batch: an object kind out of range is refused");
+	objs[0]->kind = PROSPECTOR__OBJ_KIND__OBJ_COLUMN;
+	free(objs[0]->name);
+	objs[0]->name = xstrdup("\xff\xfe");
+	is_int(round_trip(&env, &msg), WIRE_E_INVALID, "batch: an object name that is not UTF-8 is refused");
+
+	/* garbage and truncation */
+	buf_init(&enc);
+	free(objs[0]->name);
+	objs[0]->name = xstrdup("email");
+	wire_encode_envelope(&env, &enc);
+	is_int(wire_decode(enc.data, enc.len, &msg), 0, "the intact batch decodes");
+	wire_msg_clear(&msg);
+	is_int(wire_decode(enc.data, enc.len - 5, &msg), WIRE_E_DECODE, "a truncated batch is refused");
+	ok(msg.env == NULL && msg.error[0], "with a message: %s", msg.error);
+	is_int(wire_decode("\xff\xff\xff\xff\xff\xff garbage", 14, &msg), WIRE_E_DECODE, "garbage is refused");
+	is_int(wire_decode("", 0, &msg), WIRE_E_DECODE, "an empty message is refused (protocol is required)");
+	buf_free(&enc);
+
+	for (size_t i = 0; i < d->nchanges; i++)
+		wire_change_free(pcs[i]);
+	for (size_t i = 0; i < d2->nchanges; i++)
+		wire_change_free(pcs2[i]);
+	free(pcs);
+	free(pcs2);
+	wire_object_free(objs[0]);
+	diff_free(d);
+	diff_free(d2);
+	snapshot_free(old);
+	snapshot_free(new);
+	snapshot_free(gone);
+}
+
+static void test_change_invariants(void)
+{
+	Prospector__Envelope env = PROSPECTOR__ENVELOPE__INIT;
+	Prospector__Batch b = PROSPECTOR__BATCH__INIT;
+	Prospector__Change ch = PROSPECTOR__CHANGE__INIT, *chs[] = { &ch };
+	Prospector__Row row = PROSPECTOR__ROW__INIT, *rows[] = { &row };
+	struct wire_msg msg;
+
+	b.seq = 1;
+	b.source = "hr";
+	b.n_changes = 1;
+	b.changes = chs;
+	ch.op = PROSPECTOR__OP__OP_ADD;
+	ch.key = "r:1";
+	ch.kind = PROSPECTOR__OBJ_KIND__OBJ_TABLE;
+	ch.path = "hr/db/public/t";
+	ch.n_rows = 1;
+	ch.rows = rows;
+	row.op = PROSPECTOR__OP__OP_ADD;
+	row.after = "{}";
+	env.body_case = PROSPECTOR__ENVELOPE__BODY_BATCH;
+	env.batch = &b;
+	is_int(round_trip(&env, &msg), WIRE_E_INVALID, "an ADD without its object is refused");
+	ch.op = PROSPECTOR__OP__OP_DROP;
+	is_int(round_trip(&env, &msg), 0, "a DROP without an object is fine");
+	wire_msg_clear(&msg);
+	ch.op = PROSPECTOR__OP__OP_RENAME;
+	is_int(round_trip(&env, &msg), WIRE_E_INVALID, "RENAME is a row op, not a change op");
+	ch.op = PROSPECTOR__OP__OP_DROP;
+	row.severity = (Prospector__Severity)3;
+	is_int(round_trip(&env, &msg), WIRE_E_INVALID, "a severity out of range is refused");
+	row.severity = PROSPECTOR__SEVERITY__SEV_BREAKING;
+	ch.key = "r:1\x1fr:2";
+	is_int(round_trip(&env, &msg), WIRE_E_INVALID, "a key with the reference separator is refused");
+}
+
+int main(void)
+{
+	test_hello();
+	test_small_messages();
+	test_heartbeat();
+	test_objects();
+	test_batch();
+	test_change_invariants();
+	return done_testing();
+}
