@@ -27,7 +27,8 @@ enum {
 
 struct driver_ops {
 	const char *name;
-	/* Connects (or checks the connection) and returns a handle. */
+	/* Validates the source's settings and returns a handle; it need not connect (pg does not:
+	 * it connects at each crawl, so that a database restart between crawls costs nothing). */
 	int (*open)(const struct source_conf *conf, void **ret_handle, char *err);
 	/* One complete crawl in one read-only transaction; objects go into snap (not yet finished). */
 	int (*crawl)(void *handle, struct snapshot *snap, char *err);

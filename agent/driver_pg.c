@@ -38,21 +38,31 @@
 #define PG_MIN_VERSION 120000 /* attgenerated, conparentid, indnkeyatts */
 #define PG_DEFAULT_TIMEOUT 30 /* seconds, when the source sets none */
 #define PG_CONNECT_TIMEOUT 10 /* seconds, when the conninfo sets none */
+#define PG_MAX_TIMEOUT 86400  /* seconds; statement_timeout takes milliseconds in an int */
+#define PG_STR(x) PG_STR_(x)
+#define PG_STR_(x) #x
 
 struct pg {
 	PQconninfoOption *opts;
 	unsigned timeout;
 };
 
+struct pg_comment {
+	char *key;
+	char *text;
+};
+
+/* One crawl's state; lives on pg_crawl()'s stack. */
 struct pg_crawl {
 	PGconn *conn;
 	struct snapshot *snap;
 	char *err;
 	const char *password; /* borrowed from the options; scrubbed from every message */
-	const char *params[2];  /* $1 timeout in ms, $2 client encoding, for the settings step */
+	const char *params[2]; /* $1 timeout in ms, $2 client encoding, for the settings step */
 	char timeout_ms[16];
-	struct obj **map;     /* borrowed from snap, by key, for attaching comments */
-	size_t mapcap, nmap;
+	struct pg_comment *comments; /* by key once sorted */
+	size_t ncomments, comments_cap;
+	bool comments_sorted;
 };
 
 /* Connection parameters the driver needs. Forced ones override the conninfo: the model is UTF-8
@@ -64,7 +74,7 @@ static const struct pg_param {
 } pg_params[] = {
 	{ "client_encoding", "UTF8", true },
 	{ "application_name", "prospector-agent", false },
-	{ "connect_timeout", "10", false }, /* PG_CONNECT_TIMEOUT */
+	{ "connect_timeout", PG_STR(PG_CONNECT_TIMEOUT), false },
 	{ "keepalives_idle", "60", false },
 	{ "keepalives_interval", "10", false },
 	{ "keepalives_count", "3", false },
@@ -326,7 +336,7 @@ static const char pg_sql_indexes[] =
 	"WHERE i.indislive AND NOT EXISTS (SELECT 1 FROM pg_constraint k "
 	"WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u'))";
 
-/* Every comment at once; those on objects we did not crawl find no object and are dropped. */
+/* Every comment at once; those on objects we do not crawl find no object and are dropped. */
 static const char pg_sql_comments[] =
 	"SELECT CASE WHEN d.classoid = 'pg_namespace'::regclass THEN 'n:' || d.objoid "
 	"WHEN d.classoid = 'pg_constraint'::regclass THEN 'c:' || d.objoid "
@@ -343,7 +353,7 @@ enum { REL_KIND = 3, REL_DEFINITION, REL_ATTRS };
 enum { COL_TYPNAME = 3, COL_SYSCAT, COL_CATEGORY, COL_TYPTYPE, COL_TYPMOD, COL_ATTRS };
 enum { CON_TYPE = 3, CON_RELID, CON_KEY, CON_FRELID, CON_FKEY, CON_UPD, CON_DEL, CON_MATCH, CON_ATTRS };
 enum { IDX_RELID = 3, IDX_NKEY, IDX_KEY, IDX_ATTRS };
-enum { DB_ATTRS = 3 };
+enum { PLAIN_ATTRS = 3 };
 enum { CMT_KEY, CMT_TEXT };
 
 /* Replaces bytes that are not UTF-8 with '?', in place. Only a SQL_ASCII server sends such bytes:
@@ -407,39 +417,23 @@ static const char *pg_word(const struct pg_word *t, const char *code)
 	return NULL;
 }
 
-/* The object map: open addressing with linear probing, never more than half full. */
-static size_t pg_map_slot(struct obj *const *map, size_t cap, const char *key)
+static int pg_comment_cmp(const void *a, const void *b)
 {
-	uint64_t h = 14695981039346656037u; /* FNV-1a */
-	size_t i;
-
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-		h = (h ^ *p) * 1099511628211u;
-	for (i = h & (cap - 1); map[i] && strcmp(map[i]->key, key) != 0; i = (i + 1) & (cap - 1))
-		;
-	return i;
+	return strcmp(((const struct pg_comment *)a)->key, ((const struct pg_comment *)b)->key);
 }
 
-static void pg_map_put(struct pg_crawl *c, struct obj *o)
+/* Comments are read first and sorted once; each object picks its own up as it is added. */
+static void pg_comment_apply(struct pg_crawl *c, struct obj *o)
 {
-	if (2 * (c->nmap + 1) > c->mapcap) {
-		size_t cap = c->mapcap ? 2 * c->mapcap : 1024;
-		struct obj **map = xcalloc(cap, sizeof(*map));
+	struct pg_comment probe = { .key = o->key }, *hit;
 
-		for (size_t i = 0; i < c->mapcap; i++)
-			if (c->map[i])
-				map[pg_map_slot(map, cap, c->map[i]->key)] = c->map[i];
-		free(c->map);
-		c->map = map;
-		c->mapcap = cap;
+	if (!c->comments_sorted) {
+		qsort(c->comments, c->ncomments, sizeof(*c->comments), pg_comment_cmp);
+		c->comments_sorted = true;
 	}
-	c->map[pg_map_slot(c->map, c->mapcap, o->key)] = o;
-	c->nmap++;
-}
-
-static struct obj *pg_map_get(const struct pg_crawl *c, const char *key)
-{
-	return c->mapcap ? c->map[pg_map_slot(c->map, c->mapcap, key)] : NULL;
+	hit = bsearch(&probe, c->comments, c->ncomments, sizeof(*c->comments), pg_comment_cmp);
+	if (hit)
+		obj_set(o, "comment", hit->text);
 }
 
 /* Every object query starts with key, parent and name. */
@@ -464,7 +458,8 @@ static void pg_set_attrs(struct obj *o, const PGresult *res, int first)
 
 static void pg_add(struct pg_crawl *c, struct obj **o)
 {
-	pg_map_put(c, snapshot_add(c->snap, o));
+	pg_comment_apply(c, *o);
+	snapshot_add(c->snap, o);
 }
 
 static void pg_set_sha256(struct obj *o, const char *attr, const char *text)
@@ -479,7 +474,7 @@ static void pg_set_sha256(struct obj *o, const char *attr, const char *text)
 
 /*
  * Attribute numbers as column keys: list is an int2[] ("{1,2}") or an int2vector ("1 2"); entries
- * from..to-1 are kept, zeros (index expressions) skipped. NULL when nothing is left.
+ * from..to-1 are kept, zeros (index expressions) skipped. Empty when nothing is left.
  */
 static char *pg_attnum_refs(const char *relid, const char *list, long from, long to)
 {
@@ -509,7 +504,7 @@ static void pg_set_refs(struct obj *o, const char *attr, const char *relid, cons
 {
 	char *refs = pg_attnum_refs(relid, list, from, to);
 
-	if (refs && *refs)
+	if (*refs)
 		obj_set(o, attr, refs);
 	free(refs);
 }
@@ -518,7 +513,7 @@ static int pg_row_plain(struct pg_crawl *c, const PGresult *res, enum obj_kind k
 {
 	struct obj *o = pg_obj_new(kind, res);
 
-	pg_set_attrs(o, res, DB_ATTRS);
+	pg_set_attrs(o, res, PLAIN_ATTRS);
 	pg_add(c, &o);
 	return 0;
 }
@@ -680,14 +675,25 @@ static int pg_row_index(struct pg_crawl *c, const PGresult *res)
 
 static int pg_row_comment(struct pg_crawl *c, const PGresult *res)
 {
-	struct obj *o = pg_map_get(c, pg_val(res, CMT_KEY));
+	struct pg_comment *cm;
 
-	if (o)
-		obj_set(o, "comment", pg_val(res, CMT_TEXT));
+	xgrow(&c->comments, &c->comments_cap, c->ncomments + 1, sizeof(*c->comments));
+	cm = &c->comments[c->ncomments++];
+	cm->key = xstrdup(pg_val(res, CMT_KEY));
+	cm->text = xstrdup(pg_val(res, CMT_TEXT));
 	return 0;
 }
 
-/* The crawl, in order. Comments come last: they attach to objects the others made. */
+static void pg_comments_free(struct pg_crawl *c)
+{
+	for (size_t i = 0; i < c->ncomments; i++) {
+		free(c->comments[i].key);
+		free(c->comments[i].text);
+	}
+	free(c->comments);
+}
+
+/* The crawl, in order. Comments come first: every object takes its own as it is made. */
 static const struct pg_step {
 	const char *what;
 	const char *sql;
@@ -696,13 +702,13 @@ static const struct pg_step {
 } pg_steps[] = {
 	{ "starting the transaction", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL, 0 },
 	{ "setting up the transaction", pg_sql_settings, NULL, 2 },
+	{ "reading comments", pg_sql_comments, pg_row_comment, 0 },
 	{ "reading the database", pg_sql_database, pg_row_database, 0 },
 	{ "reading schemas", pg_sql_schemas, pg_row_schema, 0 },
 	{ "reading relations", pg_sql_relations, pg_row_relation, 0 },
 	{ "reading columns", pg_sql_columns, pg_row_column, 0 },
 	{ "reading constraints", pg_sql_constraints, pg_row_constraint, 0 },
 	{ "reading indexes", pg_sql_indexes, pg_row_index, 0 },
-	{ "reading comments", pg_sql_comments, pg_row_comment, 0 },
 	{ "committing", "COMMIT", NULL, 0 },
 };
 
@@ -917,6 +923,8 @@ static int pg_open(const struct source_conf *conf, void **ret_handle, char *err)
 	pg = xcalloc(1, sizeof(*pg));
 	pg->opts = opts;
 	pg->timeout = conf->timeout ? conf->timeout : PG_DEFAULT_TIMEOUT;
+	if (pg->timeout > PG_MAX_TIMEOUT)
+		pg->timeout = PG_MAX_TIMEOUT;
 	*ret_handle = pg;
 	return 0;
 }
@@ -934,7 +942,7 @@ static int pg_crawl(void *handle, struct snapshot *snap, char *err)
 	for (size_t i = 0; r == 0 && i < sizeof(pg_steps) / sizeof(pg_steps[0]); i++)
 		r = pg_step_run(&c, &pg_steps[i]);
 	PQfinish(c.conn);
-	free(c.map);
+	pg_comments_free(&c);
 	return r;
 }
 

@@ -21,7 +21,6 @@
  * mid-transaction and the apply takes twice as long. */
 #define CATALOG_CACHE_KIB "-65536"
 /* The first byte of a staged object's encoding; bump it when the encoding changes. */
-#define STAGE_FORMAT 1
 /* Ancestors deeper than this are a parent cycle, not a schema (database/schema/table/column is 4). */
 #define CATALOG_MAX_DEPTH 16
 
@@ -898,77 +897,6 @@ int catalog_apply_change(struct catalog *c, const struct catalog_batch *b, const
 
 /* --- staging -------------------------------------------------------------------------------- */
 
-static void stage_attrs_encode(struct buf *out, const struct attr *a, size_t n)
-{
-	buf_add_varint(out, n);
-	for (size_t i = 0; i < n; i++) {
-		buf_add_lstr(out, a[i].name);
-		buf_add_lstr(out, a[i].value);
-	}
-}
-
-/* A staged object: its content (not its path, which snapshot_finish rebuilds). */
-static void stage_encode(struct buf *out, const struct obj *o)
-{
-	buf_addc(out, STAGE_FORMAT);
-	buf_add_varint(out, (uint64_t)o->kind);
-	buf_add_lstr(out, o->key);
-	buf_add_lstr(out, o->parent);
-	buf_add_lstr(out, o->name);
-	stage_attrs_encode(out, o->attrs, o->nattrs);
-	stage_attrs_encode(out, o->obs, o->nobs);
-}
-
-static int stage_attrs_decode(struct cursor *cur, struct obj *o, bool obs)
-{
-	uint64_t n;
-	int r = cursor_varint(cur, &n);
-
-	for (uint64_t i = 0; r == 0 && i < n; i++) {
-		char *name = NULL, *value = NULL;
-
-		r = cursor_lstr(cur, &name);
-		if (r == 0)
-			r = cursor_lstr(cur, &value);
-		if (r == 0 && (!name || !value))
-			r = -EBADMSG;
-		if (r == 0)
-			(obs ? obj_set_obs : obj_set)(o, name, value);
-		free(name);
-		free(value);
-	}
-	return r;
-}
-
-static int stage_decode(const void *data, size_t len, struct obj **ret_o)
-{
-	struct cursor cur = { data, (const unsigned char *)data + len };
-	char *key = NULL, *parent = NULL, *name = NULL;
-	struct obj *o = NULL;
-	uint64_t kind;
-	int r = -EBADMSG;
-
-	if (len < 1 || *cur.p++ != STAGE_FORMAT || cursor_varint(&cur, &kind) < 0 || kind >= OBJ_KIND_COUNT)
-		return -EBADMSG;
-	if (cursor_lstr(&cur, &key) == 0 && cursor_lstr(&cur, &parent) == 0 && cursor_lstr(&cur, &name) == 0 &&
-	    key && name) {
-		o = obj_new((enum obj_kind)kind, key, parent, name);
-		r = stage_attrs_decode(&cur, o, false);
-		if (r == 0)
-			r = stage_attrs_decode(&cur, o, true);
-	}
-	free(key);
-	free(parent);
-	free(name);
-	if (r == 0 && cur.p != cur.end)
-		r = -EBADMSG;
-	if (r)
-		obj_free(o);
-	else
-		*ret_o = o;
-	return r;
-}
-
 int catalog_stage_object(struct catalog *c, const struct catalog_batch *b, const struct obj *o)
 {
 	sqlite3_stmt *st = c->st[ST_STAGE_PUT];
@@ -976,7 +904,7 @@ int catalog_stage_object(struct catalog *c, const struct catalog_batch *b, const
 	int r;
 
 	buf_init(&blob);
-	stage_encode(&blob, o);
+	snapshot_obj_encode(o, &blob);
 	bind_str(st, 1, b->agent_id);
 	bind_str(st, 2, b->source);
 	bind_str(st, 3, o->key);
@@ -1006,7 +934,7 @@ static int cat_stage_load(struct catalog *c, const struct catalog_batch *b, stru
 	while ((r = cat_row(c, ST_STAGE_LOAD)) > 0) {
 		struct obj *o;
 
-		if (stage_decode(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), &o) < 0) {
+		if (snapshot_obj_decode(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), &o) < 0) {
 			sqlite3_reset(st);
 			r = cat_fail(c, CATALOG_E_STAGED_INVALID, "a staged object of '%s' is corrupt", b->source);
 			break;

@@ -101,6 +101,7 @@ static const struct attr_def fk_attrs[] = {
 static const struct attr_def index_attrs[] = {
 	{ "columns", ATTR_REFS, SEV_ADDITIVE, false },
 	{ "expressions", ATTR_TEXT, SEV_ADDITIVE, false },
+	{ "include", ATTR_REFS, SEV_ADDITIVE, false },
 	{ "unique", ATTR_BOOL, SEV_BREAKING, false },
 	{ "method", ATTR_TEXT, SEV_COSMETIC, false },
 	{ "predicate", ATTR_TEXT, SEV_ADDITIVE, false },

@@ -180,21 +180,23 @@ static void attrs_encode(struct buf *out, const struct attr *a, size_t n)
 	}
 }
 
+void snapshot_obj_encode(const struct obj *o, struct buf *out)
+{
+	buf_add_varint(out, (uint64_t)o->kind);
+	buf_add_lstr(out, o->key);
+	buf_add_lstr(out, o->parent);
+	buf_add_lstr(out, o->name);
+	attrs_encode(out, o->attrs, o->nattrs);
+	attrs_encode(out, o->obs, o->nobs);
+}
+
 void snapshot_encode(const struct snapshot *s, struct buf *out)
 {
 	buf_addc(out, SNAPSHOT_FORMAT);
 	buf_add_lstr(out, s->source);
 	buf_add_varint(out, s->nobjs);
-	for (size_t i = 0; i < s->nobjs; i++) {
-		const struct obj *o = s->objs[i];
-
-		buf_add_varint(out, (uint64_t)o->kind);
-		buf_add_lstr(out, o->key);
-		buf_add_lstr(out, o->parent);
-		buf_add_lstr(out, o->name);
-		attrs_encode(out, o->attrs, o->nattrs);
-		attrs_encode(out, o->obs, o->nobs);
-	}
+	for (size_t i = 0; i < s->nobjs; i++)
+		snapshot_obj_encode(s->objs[i], out);
 }
 
 static int attrs_decode(struct cursor *c, struct obj *o, bool obs)
@@ -245,6 +247,21 @@ out:
 	if (r < 0) {
 		obj_free(o);
 		return r;
+	}
+	*ret_o = o;
+	return 0;
+}
+
+int snapshot_obj_decode(const void *data, size_t len, struct obj **ret_o)
+{
+	struct cursor c = { data, (const unsigned char *)data + len };
+	struct obj *o;
+
+	if (obj_decode(&c, &o) < 0)
+		return -EBADMSG;
+	if (c.p != c.end) {
+		obj_free(o);
+		return -EBADMSG;
 	}
 	*ret_o = o;
 	return 0;

@@ -47,4 +47,8 @@ char *snapshot_render_refs(const struct snapshot *s, const char *refs);
 void hash_hex(const unsigned char hash[32], char out[65]);
 
 void snapshot_encode(const struct snapshot *s, struct buf *out);
+/* One object's share of that encoding (no path, no hash: snapshot_finish rebuilds them). */
+void snapshot_obj_encode(const struct obj *o, struct buf *out);
+/* 0 or -EBADMSG; the whole of data must be one object. */
+int snapshot_obj_decode(const void *data, size_t len, struct obj **ret_o);
 int snapshot_decode(const void *data, size_t len, struct snapshot **ret_s);

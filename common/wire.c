@@ -466,6 +466,23 @@ Prospector__Object *wire_object_from_obj(const struct obj *o)
 	return po;
 }
 
+Prospector__ObsUpdate *wire_obs_update_from_obj(const struct obj *o)
+{
+	Prospector__ObsUpdate *pu = xmalloc(sizeof(*pu));
+
+	prospector__obs_update__init(pu);
+	pu->key = xstrdup(o->key);
+	pu->obs = wire_attrs_from(o->obs, o->nobs);
+	pu->n_obs = o->nobs;
+	return pu;
+}
+
+void wire_obs_update_free(Prospector__ObsUpdate *pu)
+{
+	if (pu)
+		prospector__obs_update__free_unpacked(pu, NULL);
+}
+
 void wire_object_free(Prospector__Object *po)
 {
 	if (po)

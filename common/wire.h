@@ -38,6 +38,9 @@ Prospector__Object *wire_object_from_obj(const struct obj *o);
 void wire_object_free(Prospector__Object *po);
 /* Rebuilds an object, recomputing its hash; 0 or WIRE_E_INVALID. */
 int wire_obj_from_object(const Prospector__Object *po, struct obj **ret_o);
+/* An object's observations, for an OBS batch. */
+Prospector__ObsUpdate *wire_obs_update_from_obj(const struct obj *o);
+void wire_obs_update_free(Prospector__ObsUpdate *pu);
 /* One Change message per changed object; rows with REFS rendered by name through the snapshots. */
 Prospector__Change *wire_change_from_change(const struct change *c);
 void wire_change_free(Prospector__Change *pc);

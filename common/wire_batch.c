@@ -72,29 +72,12 @@ static void wb_add_object(struct wire_batches *wb, const struct obj *o)
 	b->objects[b->n_objects++] = po;
 }
 
-static Prospector__Attr **wb_attrs(const struct attr *a, size_t n)
-{
-	Prospector__Attr **pa = xcalloc(n, sizeof(*pa));
-
-	for (size_t i = 0; i < n; i++) {
-		pa[i] = xmalloc(sizeof(**pa));
-		prospector__attr__init(pa[i]);
-		pa[i]->name = xstrdup(a[i].name);
-		pa[i]->value = xstrdup(a[i].value);
-	}
-	return pa;
-}
-
 static void wb_add_obs(struct wire_batches *wb, const struct obj *o)
 {
-	Prospector__ObsUpdate *u = xmalloc(sizeof(*u));
-	Prospector__Batch *b;
+	Prospector__ObsUpdate *u = wire_obs_update_from_obj(o);
+	Prospector__Batch *b = wb_batch_for(wb, PROSPECTOR__BATCH_KIND__BATCH_OBS,
+					    prospector__obs_update__get_packed_size(u));
 
-	prospector__obs_update__init(u);
-	u->key = xstrdup(o->key);
-	u->obs = wb_attrs(o->obs, o->nobs);
-	u->n_obs = o->nobs;
-	b = wb_batch_for(wb, PROSPECTOR__BATCH_KIND__BATCH_OBS, prospector__obs_update__get_packed_size(u));
 	b->obs = xreallocarray(b->obs, b->n_obs + 1, sizeof(*b->obs));
 	b->obs[b->n_obs++] = u;
 }
@@ -177,27 +160,14 @@ void wire_batches_encode(const struct wire_batches *wb, size_t i, uint64_t incar
 	wire_encode_envelope(&env, out);
 }
 
-static void wb_attrs_free(Prospector__Attr **pa, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(pa[i]->name);
-		free(pa[i]->value);
-		free(pa[i]);
-	}
-	free(pa);
-}
-
 static void wb_batch_free(Prospector__Batch *b)
 {
 	for (size_t i = 0; i < b->n_changes; i++)
 		wire_change_free(b->changes[i]);
 	for (size_t i = 0; i < b->n_objects; i++)
 		wire_object_free(b->objects[i]);
-	for (size_t i = 0; i < b->n_obs; i++) {
-		free(b->obs[i]->key);
-		wb_attrs_free(b->obs[i]->obs, b->obs[i]->n_obs);
-		free(b->obs[i]);
-	}
+	for (size_t i = 0; i < b->n_obs; i++)
+		wire_obs_update_free(b->obs[i]);
 	free(b->changes);
 	free(b->objects);
 	free(b->obs);
