@@ -45,6 +45,8 @@ static const struct {
 	size_t offset;
 } driver_requires[] = {
 	{ "pg", "conninfo", offsetof(struct source_conf, conninfo) },
+	{ "mysql", "conninfo", offsetof(struct source_conf, conninfo) },
+	{ "odbc", "conninfo", offsetof(struct source_conf, conninfo) },
 	{ "fixture", "fixture", offsetof(struct source_conf, fixture) },
 };
 

@@ -36,6 +36,8 @@ static int fixture_crawl(void *handle, struct snapshot *snap, char *err)
 		return DRIVER_E_QUERY;
 	for (size_t i = 0; i < loaded->nobjs; i++)
 		snapshot_add(snap, &loaded->objs[i]);
+	for (size_t i = 0; i < loaded->npartial; i++)
+		snapshot_mark_partial(snap, loaded->partial[i].key, loaded->partial[i].reason);
 	loaded->nobjs = 0;
 	snapshot_free(loaded);
 	return 0;

@@ -306,6 +306,7 @@ static Prospector__ProbeStatus *publisher_probe(const struct source *src)
 	ps->duration_ms = s->duration_ms;
 	ps->ok = s->ok;
 	ps->error = s->ok ? NULL : (char *)s->error;
+	ps->warning = s->ok && s->warning[0] ? (char *)s->warning : NULL;
 	if (s->ok) {
 		ps->has_objects = ps->has_root_hash = true;
 		ps->objects = s->objects;

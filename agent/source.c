@@ -126,6 +126,50 @@ static int source_crawl(struct source *src, struct snapshot **ret_snap)
 	return 0;
 }
 
+static bool source_is_partial(const struct snapshot *s, const char *key)
+{
+	for (size_t i = 0; i < s->npartial; i++)
+		if (strcmp(s->partial[i].key, key) == 0)
+			return true;
+	return false;
+}
+
+/* True when o, in the old snapshot, lies below a scope the new crawl saw only in part. */
+static bool source_under_partial(const struct snapshot *old, const struct obj *o, const struct snapshot *new)
+{
+	for (unsigned depth = 0; o && o->parent && depth < 16; depth++) {
+		if (source_is_partial(new, o->parent))
+			return true;
+		o = snapshot_find(old, o->parent);
+	}
+	return false;
+}
+
+/* Objects below a partly visible scope that this crawl did not see are carried over from the
+ * previous snapshot: their absence is no evidence that they were dropped (DESIGN §3.3). */
+static int source_carry_over(struct source *src, const struct snapshot *old, struct snapshot *new)
+{
+	struct obj **keep = NULL;
+	size_t n = 0, cap = 0;
+
+	for (size_t i = 0; i < new->npartial; i++)
+		snprintf(src->status.warning + strlen(src->status.warning),
+			 sizeof(src->status.warning) - strlen(src->status.warning), "%s%s", i ? "; " : "",
+			 new->partial[i].reason);
+	for (size_t i = 0; old && new->npartial && i < old->nobjs; i++) {
+		const struct obj *o = old->objs[i];
+
+		if (!snapshot_find(new, o->key) && source_under_partial(old, o, new)) {
+			xgrow(&keep, &cap, n + 1, sizeof(*keep));
+			keep[n++] = obj_dup(o);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		snapshot_add(new, &keep[i]);
+	free(keep);
+	return n ? snapshot_finish(new) : 0;
+}
+
 static bool source_unchanged(const struct snapshot *old, const struct snapshot *new)
 {
 	if (!old || memcmp(old->root, new->root, sizeof(new->root)) != 0 || old->nobjs != new->nobjs)
@@ -195,6 +239,7 @@ int source_run(struct source *src, struct state *st, size_t max_batch_bytes, siz
 	*ret_batches = 0;
 	src->status.last_start = t0;
 	src->status.error[0] = '\0';
+	src->status.warning[0] = '\0';
 	r = source_crawl(src, &new);
 	if (r == 0) {
 		r = state_load_snapshot(st, src->conf->name, &old);
@@ -202,6 +247,10 @@ int source_run(struct source *src, struct state *st, size_t max_batch_bytes, siz
 			log_warnx("%s; sending a full snapshot", state_error(st));
 			r = 0;
 		}
+	}
+	if (r == 0 && source_carry_over(src, old, new) != 0) {
+		snprintf(src->status.error, sizeof(src->status.error), "carrying over unseen objects: %s", new->error);
+		r = DRIVER_E_QUERY;
 	}
 	if (r == 0 && !source_unchanged(old, new))
 		r = source_deliver(src, st, old, new, max_batch_bytes, ret_batches);

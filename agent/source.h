@@ -25,6 +25,7 @@ struct source_status {
 	bool ok;
 	bool ran;
 	char error[DRIVER_ERRLEN];
+	char warning[DRIVER_ERRLEN]; /* a successful crawl that saw only part of the source */
 	unsigned char root[32];
 };
 

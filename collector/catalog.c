@@ -37,7 +37,7 @@ static const char schema_sql[] =
 	" last_seen INTEGER, outbox_depth INTEGER, rss_bytes INTEGER);"
 	"CREATE TABLE IF NOT EXISTS sources(name TEXT PRIMARY KEY, agent_id TEXT NOT NULL, driver TEXT,"
 	" department TEXT, system TEXT, root_hash TEXT, interval_s INTEGER, last_start INTEGER,"
-	" last_end INTEGER, duration_ms INTEGER, objects INTEGER, last_error TEXT, ok INTEGER,"
+	" last_end INTEGER, duration_ms INTEGER, objects INTEGER, last_error TEXT, last_warning TEXT, ok INTEGER,"
 	" next_run INTEGER, last_applied INTEGER);"
 	"CREATE TABLE IF NOT EXISTS objects(source TEXT NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL,"
 	" parent TEXT, name TEXT NOT NULL, path TEXT NOT NULL, attrs TEXT NOT NULL, obs TEXT NOT NULL,"
@@ -125,7 +125,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 			    " last_end = COALESCE(?3, last_end), duration_ms = COALESCE(?4, duration_ms),"
 			    " objects = COALESCE(?5, objects), next_run = COALESCE(?6, next_run),"
 			    " interval_s = COALESCE(?7, interval_s), ok = COALESCE(?8, ok), last_error = ?9,"
-			    " root_hash = COALESCE(?10, root_hash) WHERE name = ?1",
+			    " root_hash = COALESCE(?10, root_hash), last_warning = ?11 WHERE name = ?1",
 	[ST_SOURCE_APPLIED] = "UPDATE sources SET last_applied = ?2, root_hash = COALESCE(?3, root_hash)"
 			      " WHERE name = ?1",
 	[ST_APPLIED_LOOKUP] = "SELECT digest FROM applied WHERE agent_id = ?1 AND incarnation = ?2 AND seq = ?3",
@@ -540,6 +540,7 @@ int catalog_probe_update(struct catalog *c, const char *agent_id, const struct c
 	bind_opt(st, 8, p->ok);
 	bind_str(st, 9, p->error);
 	bind_str(st, 10, p->root_hash ? hex : NULL);
+	bind_str(st, 11, p->warning);
 	return cat_run(c, ST_SOURCE_PROBE);
 }
 

@@ -85,6 +85,7 @@ struct catalog_probe {
 	int64_t last_start, last_end, duration_ms, objects, next_run, interval_s; /* ms / s / count */
 	int ok;                      /* -1 not reported, 0 or 1 */
 	const char *error;
+	const char *warning;            /* the crawl saw only part of the source; NULL: none */
 	const unsigned char *root_hash; /* 32 bytes, or NULL */
 };
 

@@ -15,10 +15,13 @@
 const char cli_status_help[] =
 	"DESCRIPTION\n"
 	"       Lists every agent known to the collector and, for each of its sources (probes), the\n"
-	"       result of the last crawl: ok or error with the last error, when the last crawl ended\n"
-	"       (RFC 3339 UTC), how long it took, how many objects it found, the crawl interval and\n"
-	"       the next scheduled run. For the agent: its host, version, when it was last heard\n"
-	"       from, its outbox depth (batches not yet acknowledged) and its resident memory.\n"
+	"       result of the last crawl: ok; partial (the crawl succeeded but saw only part of the\n"
+	"       source, and the warning says which part: nothing there is reported as dropped); or\n"
+	"       error, with the last error. Also what the driver cannot read from that database\n"
+	"       (CANNOT READ: comments, foreign_keys, …), when the last crawl ended (RFC 3339 UTC),\n"
+	"       how long it took, how many objects it found, the crawl interval and the next\n"
+	"       scheduled run. For the agent: its host, version, when it was last heard from, its\n"
+	"       outbox depth (batches not yet acknowledged) and its resident memory.\n"
 	"\n"
 	"       An agent is marked silent when its last heartbeat is older than three times the\n"
 	"       longest interval of its sources.\n"
@@ -28,8 +31,9 @@ const char cli_status_help[] =
 	"              Print {\"agents\":[{\"id\", \"incarnation\", \"last_seq\", \"version\", \"hostname\",\n"
 	"              \"first_seen\", \"last_seen\", \"silent\", \"outbox_depth\", \"rss_bytes\",\n"
 	"              \"sources\":[{\"name\", \"driver\", \"department\", \"system\", \"ok\", \"last_error\",\n"
-	"              \"last_start\", \"last_end\", \"duration_ms\", \"objects\", \"interval_s\", \"next_run\",\n"
-	"              \"root_hash\"}]}]}; times are RFC 3339 strings, unknown values null.\n"
+	"              \"warning\", \"unsupported\", \"last_start\", \"last_end\", \"duration_ms\", \"objects\",\n"
+	"              \"interval_s\", \"next_run\", \"root_hash\"}]}]}; times are RFC 3339 strings, unknown\n"
+	"              values null.\n"
 	"\n"
 	"EXAMPLES\n"
 	"       prospector status\n"
@@ -71,11 +75,16 @@ enum {
 	SRC_NEXT_RUN,
 	SRC_ROOT_HASH,
 	SRC_AGENT,
+	SRC_WARNING,
+	SRC_UNSUPPORTED,
 };
 
 static const char status_sources_sql[] =
 	"SELECT name, driver, department, system, ok, last_error, last_start, last_end, duration_ms,"
-	" objects, interval_s, next_run, root_hash, agent_id FROM sources WHERE agent_id = ?1 ORDER BY name";
+	" objects, interval_s, next_run, root_hash, agent_id, last_warning,"
+	" (SELECT json_extract(o.attrs, '$.unsupported') FROM objects o"
+	"  WHERE o.source = sources.name AND o.kind = 'database' LIMIT 1)"
+	" FROM sources WHERE agent_id = ?1 ORDER BY name";
 
 /* Never heard from counts as silent: nothing shows that the agent is alive. */
 static bool status_silent(const struct cli *c, sqlite3_stmt *agent)
@@ -94,7 +103,9 @@ static const char *status_probe(sqlite3_stmt *src)
 {
 	if (sqlite3_column_type(src, SRC_OK) == SQLITE_NULL)
 		return "pending";
-	return sqlite3_column_int64(src, SRC_OK) ? "ok" : "error";
+	if (!sqlite3_column_int64(src, SRC_OK))
+		return "error";
+	return sqlite3_column_type(src, SRC_WARNING) == SQLITE_NULL ? "ok" : "partial";
 }
 
 /* --- JSON ----------------------------------------------------------------------------------------- */
@@ -108,6 +119,8 @@ static void status_json_source(struct cli_json *j, sqlite3_stmt *src)
 	cli_json_col_str(j, "system", src, SRC_SYSTEM);
 	cli_json_col_bool(j, "ok", src, SRC_OK);
 	cli_json_col_str(j, "last_error", src, SRC_LAST_ERROR);
+	cli_json_col_str(j, "warning", src, SRC_WARNING);
+	cli_json_col_str(j, "unsupported", src, SRC_UNSUPPORTED);
 	cli_json_col_time(j, "last_start", src, SRC_LAST_START);
 	cli_json_col_time(j, "last_end", src, SRC_LAST_END);
 	cli_json_col_int(j, "duration_ms", src, SRC_DURATION);
@@ -188,7 +201,8 @@ static const struct cli_col status_source_cols[] = {
 	{ "NEXT RUN", CLI_LEFT, 0 },
 	{ "DEPARTMENT", CLI_LEFT, 24 },
 	{ "SYSTEM", CLI_LEFT, 24 },
-	{ "LAST ERROR", CLI_LEFT, 60 },
+	{ "CANNOT READ", CLI_LEFT, 40 },
+	{ "PROBLEM", CLI_LEFT, 60 },
 };
 
 static void status_text_agent(struct cli *c, struct cli_table *t, sqlite3_stmt *agent)
@@ -219,7 +233,9 @@ static void status_text_source(struct cli_table *t, sqlite3_stmt *src)
 	cli_table_cell(t, cli_col_time(src, SRC_NEXT_RUN, b[4]));
 	cli_table_cell(t, cli_col_str(src, SRC_DEPARTMENT));
 	cli_table_cell(t, cli_col_str(src, SRC_SYSTEM));
-	cli_table_cell(t, cli_col_str(src, SRC_LAST_ERROR));
+	cli_table_cell(t, cli_col_str(src, SRC_UNSUPPORTED));
+	cli_table_cell(t, sqlite3_column_type(src, SRC_LAST_ERROR) != SQLITE_NULL ? cli_col_str(src, SRC_LAST_ERROR)
+										  : cli_col_str(src, SRC_WARNING));
 }
 
 static int status_text_sources(struct cli *c, struct cli_table *t, sqlite3_stmt *agent, sqlite3_stmt *src)

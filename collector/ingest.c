@@ -539,6 +539,7 @@ static struct catalog_probe probe_from(const Prospector__ProbeStatus *ps)
 		.interval_s = opt_u64(ps->has_interval_s, ps->interval_s),
 		.ok = ps->has_ok ? ps->ok != 0 : -1,
 		.error = ps->error,
+		.warning = ps->warning,
 		.root_hash = ps->has_root_hash ? ps->root_hash.data : NULL,
 	};
 

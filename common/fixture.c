@@ -62,6 +62,20 @@ static int fixture_unescape(const char *s, bool refs, char **ret)
 	return 0;
 }
 
+/* "partial KEY REASON": the crawl saw the contents of KEY only in part (snapshot_mark_partial). */
+static int fixture_partial(struct fixture_parser *p, char *line)
+{
+	char *key = strtok(line + strlen("partial"), " \t"), *reason = strtok(NULL, "");
+
+	if (!key || !reason)
+		return fixture_fail(p, "expected: partial KEY REASON");
+	while (isspace((unsigned char)*reason))
+		reason++;
+	snapshot_mark_partial(p->snap, key, reason);
+	p->cur = NULL;
+	return 0;
+}
+
 static int fixture_header(struct fixture_parser *p, char *line)
 {
 	char *kind = strtok(line, " \t"), *key = strtok(NULL, " \t"), *parent = strtok(NULL, " \t");
@@ -129,6 +143,8 @@ static int fixture_line(struct fixture_parser *p, char *line)
 	}
 	if (!line[0] || line[0] == '#')
 		return 0;
+	if (strncmp(line, "partial ", 8) == 0)
+		return fixture_partial(p, line);
 	return fixture_header(p, line);
 }
 
@@ -183,6 +199,8 @@ static void fixture_write_attrs(FILE *out, const struct obj *o, const struct att
 
 void fixture_write(const struct snapshot *s, FILE *out)
 {
+	for (size_t i = 0; i < s->npartial; i++)
+		fprintf(out, "partial %s %s\n", s->partial[i].key, s->partial[i].reason);
 	for (size_t i = 0; i < s->nobjs; i++) {
 		const struct obj *o = s->objs[i];
 

@@ -9,6 +9,7 @@
  *         obs.rows = 10                 observation
  *     index i:7 r:100 person_name_idx
  *         columns = a:100:2|a:100:3     REFS: keys joined by '|'
+ *     partial n:1 seen through table grants only    the contents of n:1 are only partly visible
  *
  * Values are written with C-like escapes: \\ \n \t \r, and \| for a literal '|' in a REFS value.
  * Keys and parents are single tokens: a space inside one is written \s.

@@ -15,8 +15,13 @@
  * BREAKING breaks a reader or writer that worked before (a narrower type, a new NOT NULL, a removed
  * default, different keys); ADDITIVE adds possibilities; COSMETIC changes documentation only.
  */
+/* dbms, dbms_version: what the server says it is. unsupported: what the driver could not read from
+ * this server (comma-separated: "comments,foreign_keys"): never guessed, shown by `prospector status`. */
 static const struct attr_def database_attrs[] = {
 	{ "comment", ATTR_TEXT, SEV_COSMETIC, false },
+	{ "dbms", ATTR_TEXT, SEV_COSMETIC, false },
+	{ "dbms_version", ATTR_TEXT, SEV_COSMETIC, false },
+	{ "unsupported", ATTR_TEXT, SEV_COSMETIC, false },
 	{ "encoding", ATTR_TEXT, SEV_BREAKING, false },
 	{ "collation", ATTR_TEXT, SEV_BREAKING, false },
 	{ "ctype", ATTR_TEXT, SEV_BREAKING, false },
@@ -26,6 +31,8 @@ static const struct attr_def database_attrs[] = {
 static const struct attr_def schema_attrs[] = {
 	{ "comment", ATTR_TEXT, SEV_COSMETIC, false },
 	{ "owner", ATTR_TEXT, SEV_COSMETIC, false },
+	{ "charset", ATTR_TEXT, SEV_ADDITIVE, false },
+	{ "collation", ATTR_TEXT, SEV_ADDITIVE, false },
 	{ NULL, 0, 0, false },
 };
 
@@ -40,6 +47,7 @@ static const struct attr_def table_attrs[] = {
 	{ "foreign_server", ATTR_TEXT, SEV_BREAKING, false },
 	{ "unlogged", ATTR_BOOL, SEV_ADDITIVE, false },
 	{ "engine", ATTR_TEXT, SEV_ADDITIVE, false },
+	{ "charset", ATTR_TEXT, SEV_BREAKING, false },
 	{ "collation", ATTR_TEXT, SEV_BREAKING, false },
 	{ NULL, 0, 0, false },
 };
@@ -66,6 +74,7 @@ static const struct attr_def column_attrs[] = {
 	{ "identity", ATTR_TEXT, SEV_ADDITIVE, false },
 	{ "generated", ATTR_TEXT, SEV_BREAKING, false },
 	{ "auto_increment", ATTR_BOOL, SEV_ADDITIVE, false },
+	{ "on_update", ATTR_TEXT, SEV_ADDITIVE, false },
 	{ "charset", ATTR_TEXT, SEV_BREAKING, false },
 	{ "collation", ATTR_TEXT, SEV_ADDITIVE, false },
 	{ "comment", ATTR_TEXT, SEV_COSMETIC, false },

@@ -25,9 +25,22 @@ void snapshot_free(struct snapshot *s)
 		return;
 	for (size_t i = 0; i < s->nobjs; i++)
 		obj_free(s->objs[i]);
+	for (size_t i = 0; i < s->npartial; i++) {
+		free(s->partial[i].key);
+		free(s->partial[i].reason);
+	}
+	free(s->partial);
 	free(s->objs);
 	free(s->source);
 	free(s);
+}
+
+void snapshot_mark_partial(struct snapshot *s, const char *key, const char *reason)
+{
+	xgrow(&s->partial, &s->partial_cap, s->npartial + 1, sizeof(*s->partial));
+	s->partial[s->npartial].key = xstrdup(key);
+	s->partial[s->npartial].reason = xstrdup(reason);
+	s->npartial++;
 }
 
 struct obj *snapshot_add(struct snapshot *s, struct obj **o)

@@ -22,10 +22,22 @@ enum {
 	SNAPSHOT_E_ORPHAN,      /* an object's parent is not in the snapshot */
 };
 
+/*
+ * A scope the driver could see only in part (a MySQL schema visible through table-level grants
+ * only): objects below it that are missing from this crawl are not evidence that they were dropped
+ * (DESIGN §3.3). The source carries them over from the previous snapshot instead, and reports why.
+ */
+struct snapshot_partial {
+	char *key;    /* the object (usually a schema) whose contents are incomplete */
+	char *reason; /* for the probe status: "schema shop: visible only through table grants" */
+};
+
 struct snapshot {
 	char *source;
 	struct obj **objs;
 	size_t nobjs, cap;
+	struct snapshot_partial *partial;
+	size_t npartial, partial_cap;
 	unsigned char root[32];
 	char error[256]; /* the message behind the last SNAPSHOT_E_* */
 };
@@ -35,6 +47,8 @@ void snapshot_free(struct snapshot *s);
 /* Takes ownership of *o and sets it to NULL. Returns the object, borrowed. */
 struct obj *snapshot_add(struct snapshot *s, struct obj **o);
 int snapshot_finish(struct snapshot *s);
+/* Records that the contents of the object with this key are only partly visible (see above). */
+void snapshot_mark_partial(struct snapshot *s, const char *key, const char *reason);
 /* Borrowed; NULL when absent. Needs a finished snapshot. */
 struct obj *snapshot_find(const struct snapshot *s, const char *key);
 /* Number of objects of the given kind. */

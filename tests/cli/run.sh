@@ -1,6 +1,6 @@
 #!/bin/bash
-# The prospector CLI against a sample catalog: builds the catalog with the sqlite3 tool from
-# schema.sql and sample.sql, runs every command in text and JSON form and checks the output with
+# The prospector CLI against a sample catalog: creates the catalog with `prospector-collector -n`,
+# fills it from sample.sql with the sqlite3 tool, runs every command in text and JSON form and checks the output with
 # jq and python3. TAP on stdout; exit status 1 when any check fails.
 #
 # usage: tests/cli/run.sh [PROSPECTOR_BINARY]
@@ -10,6 +10,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 bin=${1:-${PROSPECTOR_BUILD:-$root/build}/collector/prospector}
+collector=$(dirname "$bin")/prospector-collector
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 db=$tmp/catalog.db
@@ -20,11 +21,19 @@ for tool in sqlite3 jq python3; do
 		exit 77
 	fi
 done
-if [ ! -x "$bin" ]; then
-	echo "Bail out! no prospector binary at $bin"
+if [ ! -x "$bin" ] || [ ! -x "$collector" ]; then
+	echo "Bail out! no prospector binaries beside $bin"
 	exit 1
 fi
-if ! sqlite3 "$db" <"$here/schema.sql" >/dev/null || ! sqlite3 "$db" <"$here/sample.sql"; then
+
+# An empty catalog with the collector's own schema: `prospector-collector -n` creates it.
+new_catalog()
+{
+	printf '[collector]\ndatabase = %s\n' "$1" >"$1.conf"
+	"$collector" -n -c "$1.conf" >/dev/null
+}
+
+if ! new_catalog "$db" || ! sqlite3 "$db" <"$here/sample.sql"; then
 	echo "Bail out! cannot build the sample catalog"
 	exit 1
 fi
@@ -172,7 +181,7 @@ t_text '^hr +health-bureau-01 +pg +ok .* 5m .*卫生健康局 +人事管理系�
 t_aligned "SOURCE AGENT DRIVER STATUS DEPARTMENT SYSTEM" "status text aligns columns after Chinese text" status
 TEST_LC_ALL=C t_aligned "SOURCE DEPARTMENT SYSTEM" "alignment holds under LC_ALL=C too" status
 
-sqlite3 "$tmp/empty.db" <"$here/schema.sql" >/dev/null
+new_catalog "$tmp/empty.db"
 pcli --db "$tmp/empty.db" status
 [ "$rc" -eq 0 ] && grep -q "No agent has connected" "$tmp/out"
 report $? "status of an empty catalog says so"
@@ -322,6 +331,15 @@ sys.stderr.write(run.stderr.decode())
 sys.exit(0 if run.returncode == 0 and b'"changes"' in run.stdout else 1)
 EOF
 report $? "the CLI reads while a writer holds a transaction open"
+
+# A crawl that saw only part of its source, and a driver that cannot read everything.
+sqlite3 "$db" "UPDATE sources SET last_warning = 'schema shop: visible only through table grants' WHERE name = 'hr';
+	UPDATE objects SET attrs = json_set(attrs, '$.unsupported', 'comments,foreign_keys')
+	WHERE source = 'hr' AND kind = 'database'"
+t_jq '.agents[0].sources[0] | .warning == "schema shop: visible only through table grants"
+	and .unsupported == "comments,foreign_keys" and .ok == true' "status --json carries warning and unsupported" status
+t_text '^hr +health-bureau-01 +pg +partial .*comments,foreign_keys +schema shop: visible only' \
+	"status text says partial, what cannot be read and why" status
 
 echo "1..$n"
 [ "$failed" -eq 0 ]

@@ -4,13 +4,15 @@
 CREATE TEMP TABLE clock(now INTEGER);
 INSERT INTO clock VALUES (CAST(strftime('%s', 'now') AS INTEGER) * 1000);
 
-INSERT INTO agents VALUES
+INSERT INTO agents(id, incarnation, last_seq, version, hostname, first_seen, last_seen, outbox_depth,
+	rss_bytes) VALUES
 	('health-bureau-01', 3, 42, '0.1.0', 'db1.health.example', (SELECT now FROM clock) - 86400000,
 	 (SELECT now FROM clock) - 20000, 0, 12582912),
 	('old-agent', 1, 7, '0.0.9', 'legacy.example', (SELECT now FROM clock) - 864000000,
 	 (SELECT now FROM clock) - 3600000, 5, 8388608);
 
-INSERT INTO sources VALUES
+INSERT INTO sources(name, agent_id, driver, department, system, root_hash, interval_s, last_start,
+	last_end, duration_ms, objects, last_error, ok, next_run, last_applied) VALUES
 	('hr', 'health-bureau-01', 'pg', '卫生健康局', '人事管理系统', 'ab12', 300,
 	 (SELECT now FROM clock) - 61234, (SELECT now FROM clock) - 60000, 1234, 27, NULL, 1,
 	 (SELECT now FROM clock) + 240000, (SELECT now FROM clock) - 59000),

@@ -1,0 +1,99 @@
+/*
+ * A source's crawl cycle through the fixture driver: first snapshot, unchanged cycles, deltas, a
+ * failed crawl that changes nothing, and a partly visible scope whose unseen tables are not dropped.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "source.h"
+#include "state.h"
+#include "tap.h"
+
+static char dir[] = "/tmp/test-source.XXXXXX";
+static char fixture[300];
+
+static const char base[] =
+	"database d:1 - db\n"
+	"schema n:1 d:1 shop\n"
+	"table r:1 n:1 orders\n"
+	"column a:1:1 r:1 id\n\ttype = integer\n"
+	"table r:2 n:1 secret\n"
+	"column a:2:1 r:2 id\n\ttype = integer\n";
+
+static void write_fixture(const char *text)
+{
+	FILE *f = fopen(fixture, "w");
+
+	fputs(text, f);
+	fclose(f);
+}
+
+static size_t run(struct source *src, struct state *st, int want_rc, const char *what)
+{
+	size_t batches = 99;
+	int r = source_run(src, st, 1 << 20, &batches);
+
+	ok(r == want_rc, "%s: crawl returns %d (%s)", what, r, src->status.error);
+	return batches;
+}
+
+static bool stored_has(struct state *st, const char *key)
+{
+	struct snapshot *s = NULL;
+	bool has;
+
+	state_load_snapshot(st, "hr", &s);
+	has = s && snapshot_find(s, key);
+	snapshot_free(s);
+	return has;
+}
+
+int main(void)
+{
+	struct source_conf conf = { .name = "hr", .driver = "fixture", .interval = 60, .fixture = fixture };
+	struct state *st;
+	struct source *src;
+	char err[512], cmd[400];
+
+	if (!mkdtemp(dir))
+		return 1;
+	snprintf(fixture, sizeof(fixture), "%s/schema", dir);
+	if (state_open(dir, &st, err, sizeof(err)) < 0)
+		return 1;
+	src = source_new(&conf);
+
+	write_fixture(base);
+	is_int(run(src, st, 0, "first crawl"), 1, "first crawl: one snapshot batch");
+	is_int(src->status.objects, 6, "objects counted");
+	is_int(run(src, st, 0, "unchanged"), 0, "unchanged cycle queues nothing");
+
+	write_fixture("database d:1 - db\nschema n:1 d:1 shop\ntable r:1 n:1 orders\ncolumn a:1:1 r:1 id\n"
+		      "\ttype = integer\npartial n:1 schema shop: visible only through table grants\n");
+	is_int(run(src, st, 0, "secret invisible, scope partial"), 0, "a table unseen in a partial scope is not a drop");
+	ok(stored_has(st, "r:2") && stored_has(st, "a:2:1"), "the unseen table and its column are carried over");
+	is_str(src->status.warning, "schema shop: visible only through table grants", "status warns why");
+	ok(src->status.ok, "a partial crawl is still a successful crawl");
+
+	write_fixture("database d:1 - db\nschema n:1 d:1 shop\ntable r:1 n:1 orders\ncolumn a:1:1 r:1 id\n"
+		      "\ttype = integer\n");
+	is_int(run(src, st, 0, "complete crawl without secret"), 1, "a complete crawl reports the drop");
+	ok(!stored_has(st, "r:2"), "the dropped table is gone from the stored snapshot");
+	is_str(src->status.warning, "", "no warning on a complete crawl");
+
+	write_fixture("database d:1 - db\ntable r:9 n:404 orphan\n");
+	run(src, st, DRIVER_E_QUERY, "inconsistent crawl");
+	ok(!src->status.ok && strstr(src->status.error, "r:9"), "the error names the object: %s", src->status.error);
+	ok(stored_has(st, "r:1"), "a failed crawl leaves the stored snapshot alone");
+	write_fixture("database d:1 - db\nnot a kind\n");
+	run(src, st, DRIVER_E_QUERY, "unparsable fixture");
+	ok(stored_has(st, "r:1"), "…and so does an unreadable one");
+
+	source_free(src);
+	state_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		return 1;
+	return done_testing();
+}
