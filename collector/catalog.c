@@ -86,6 +86,8 @@ enum stmt {
 	ST_OBJ_PATH,
 	ST_OBJ_UPSERT,
 	ST_OBJ_DELETE,
+	ST_OBJ_REKEY,
+	ST_EDGES_REKEY,
 	ST_OBJ_MOVE_DESCENDANTS,
 	ST_OBJ_OBS,
 	ST_OBJ_LOAD,
@@ -139,6 +141,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 			  " attrs = excluded.attrs, obs = excluded.obs, hash = excluded.hash,"
 			  " last_changed = excluded.last_changed",
 	[ST_OBJ_DELETE] = "DELETE FROM objects WHERE source = ?1 AND key = ?2",
+	[ST_OBJ_REKEY] = "UPDATE objects SET key = ?3 WHERE source = ?1 AND key = ?2",
+	[ST_EDGES_REKEY] = "UPDATE edges SET from_key = CASE from_key WHEN ?2 THEN ?3 ELSE from_key END,"
+			   " to_key = CASE to_key WHEN ?2 THEN ?3 ELSE to_key END,"
+			   " via = CASE via WHEN ?2 THEN ?3 ELSE via END"
+			   " WHERE source = ?1 AND (from_key = ?2 OR to_key = ?2 OR via = ?2)",
 	/* Descendants by the parent chain, and only those whose path really starts with the old path
 	 * followed by a separator: a table named "t.x" beside table "t" is not t's column x. */
 	[ST_OBJ_MOVE_DESCENDANTS] =
@@ -878,13 +885,31 @@ static int cat_history_rows(struct catalog *c, const struct catalog_batch *b, co
 	return r;
 }
 
+/* A heuristic rename gives the object a new key: the row and every edge follow it. */
+static int cat_obj_rekey(struct catalog *c, const char *source, const char *old_key, const char *key)
+{
+	int r = 0;
+
+	for (int i = ST_OBJ_REKEY; r == 0 && i <= ST_EDGES_REKEY; i++) {
+		bind_str(c->st[i], 1, source);
+		bind_str(c->st[i], 2, old_key);
+		bind_str(c->st[i], 3, key);
+		r = cat_run(c, i);
+	}
+	return r;
+}
+
 int catalog_apply_change(struct catalog *c, const struct catalog_batch *b, const char *origin,
 			 const struct catalog_change *ch)
 {
-	int r;
+	int r = 0;
 
 	if (ch->op != CHANGE_DROP && !ch->obj)
 		return cat_fail(c, -EINVAL, "change of '%s' carries no object", ch->key);
+	if (ch->op == CHANGE_ALTER && ch->old_key && strcmp(ch->old_key, ch->key) != 0)
+		r = cat_obj_rekey(c, b->source, ch->old_key, ch->key);
+	if (r)
+		return r;
 	if (ch->op == CHANGE_DROP)
 		r = cat_obj_delete(c, b->source, ch->key);
 	else
@@ -1087,8 +1112,8 @@ static int cat_load_current(struct catalog *c, const char *source, struct snapsh
 
 /* --- completing a snapshot ------------------------------------------------------------------ */
 
-static int cat_apply_diff(struct catalog *c, const struct catalog_batch *b, const char *origin,
-			  const struct diff *d)
+int catalog_apply_diff(struct catalog *c, const struct catalog_batch *b, const char *origin,
+		       const struct diff *d)
 {
 	int r = 0;
 
@@ -1097,6 +1122,7 @@ static int cat_apply_diff(struct catalog *c, const struct catalog_batch *b, cons
 		const struct obj *o = dc->new ? dc->new : dc->old;
 		struct catalog_change ch = {
 			.op = dc->op, .kind = o->kind, .key = o->key, .path = o->path,
+			.old_key = dc->old && dc->new ? dc->old->key : NULL,
 			.obj = dc->new, .rows = dc->rows, .nrows = dc->nrows,
 		};
 
@@ -1154,7 +1180,7 @@ static int cat_reconcile(struct catalog *c, const struct catalog_batch *b, const
 		r = cat_drop_orphans(c, b, origin, orphans, cat);
 	if (r == 0) {
 		d = diff_snapshots(cat, staged);
-		r = cat_apply_diff(c, b, origin, d);
+		r = catalog_apply_diff(c, b, origin, d);
 	}
 	if (r == 0)
 		r = cat_refresh_obs(c, b->source, cat, staged);

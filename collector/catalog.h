@@ -117,6 +117,7 @@ struct catalog_change {
 	enum change_op op;             /* CHANGE_ADD, CHANGE_DROP or CHANGE_ALTER */
 	enum obj_kind kind;
 	const char *key;
+	const char *old_key;           /* ALTER only: the key before, when a heuristic rename changed it */
 	const char *path;              /* after the change; before it for DROP */
 	const struct obj *obj;         /* the new state with its path; NULL for DROP */
 	const struct change_row *rows; /* one history row each, REFS already rendered */
@@ -127,6 +128,9 @@ struct catalog_change {
  * its history rows. origin is "delta", "baseline" or "resync". */
 int catalog_apply_change(struct catalog *c, const struct catalog_batch *b, const char *origin,
 			 const struct catalog_change *ch);
+/* Applies every change of a diff computed against the catalog's own state, in its order. */
+int catalog_apply_diff(struct catalog *c, const struct catalog_batch *b, const char *origin,
+		       const struct diff *d);
 /* Replaces an object's observations; never history. An unknown key is ignored. */
 int catalog_apply_obs(struct catalog *c, const char *source, const char *key, const struct attr *obs,
 		      size_t nobs);

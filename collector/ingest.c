@@ -321,7 +321,7 @@ static int apply_one_change(struct ingest *ing, const struct catalog_batch *cb, 
 	struct obj *o = NULL;
 	struct catalog_change ch = {
 		.op = (enum change_op)pc->op, .kind = (enum obj_kind)pc->kind, .key = pc->key, .path = pc->path,
-		.nrows = pc->n_rows,
+		.old_key = pc->old_key, .nrows = pc->n_rows,
 	};
 	int r = pc->object ? object_from(ing, pc->object, i, &o) : 0;
 

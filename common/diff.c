@@ -265,6 +265,108 @@ static void diff_dropped(struct diff *d, const struct snapshot *os, const struct
 	change_add_row(c, CHANGE_DROP, NULL, diff_obj_summary(o, os), NULL, model_kind(o->kind)->drop_sev);
 }
 
+/* Columns that could be one column renamed compare equal: same table, same position, same type. */
+static int rename_key_cmp(const struct obj *x, const struct obj *y)
+{
+	const char *kx[] = { x->parent, obj_get(x, "ordinal"), obj_get(x, "type") };
+	const char *ky[] = { y->parent, obj_get(y, "ordinal"), obj_get(y, "type") };
+
+	for (size_t i = 0; i < 3; i++) {
+		int c = strcmp(kx[i] ? kx[i] : "", ky[i] ? ky[i] : "");
+
+		if (c)
+			return c;
+	}
+	return 0;
+}
+
+/* A column DROP or ADD, with the object that identifies it. */
+struct rename_cand {
+	const struct obj *o;
+	size_t change;
+	bool drop;
+};
+
+static int rename_cand_cmp(const void *a, const void *b)
+{
+	const struct rename_cand *x = a, *y = b;
+	int c = rename_key_cmp(x->o, y->o);
+
+	return c ? c : (int)x->drop - (int)y->drop;
+}
+
+static size_t rename_candidates(const struct diff *d, struct rename_cand **ret)
+{
+	struct rename_cand *cands = NULL;
+	size_t n = 0, cap = 0;
+
+	for (size_t i = 0; i < d->nchanges; i++) {
+		const struct change *c = &d->changes[i];
+		const struct obj *o = c->op == CHANGE_DROP ? c->old : c->op == CHANGE_ADD ? c->new : NULL;
+
+		if (!o || o->kind != OBJ_COLUMN || !obj_get(o, "ordinal"))
+			continue;
+		xgrow(&cands, &cap, n + 1, sizeof(*cands));
+		cands[n++] = (struct rename_cand){ o, i, c->op == CHANGE_DROP };
+	}
+	qsort(cands, n, sizeof(*cands), rename_cand_cmp);
+	*ret = cands;
+	return n;
+}
+
+static void diff_mark_heuristic(struct change *c)
+{
+	for (size_t i = 0; i < c->nrows; i++)
+		if (c->rows[i].op == CHANGE_RENAME)
+			c->rows[i].heuristic = true;
+}
+
+static void diff_compact(struct diff *d, const bool *gone)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < d->nchanges; i++) {
+		if (gone[i])
+			change_clear(&d->changes[i]);
+		else
+			d->changes[kept++] = d->changes[i];
+	}
+	d->nchanges = kept;
+}
+
+/*
+ * Without stable ids (MySQL keys by name), a renamed column looks like a DROP and an ADD. When, in
+ * one table, exactly one column disappears and exactly one appears at the same position with the
+ * same type, that is reported as a RENAME marked heuristic; anything less certain stays DROP + ADD.
+ * With stable ids (PostgreSQL) a new column never takes a dropped one's position, so this never
+ * fires there. Sorting the candidates keeps it O(n log n) for a mass drop.
+ */
+static void diff_pair_renames(struct diff *d, const struct snapshot *os, const struct snapshot *ns)
+{
+	struct rename_cand *c;
+	size_t n = rename_candidates(d, &c), before = d->nchanges;
+	bool *gone = xcalloc(before ? before : 1, sizeof(*gone));
+
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+
+		while (j < n && rename_key_cmp(c[i].o, c[j].o) == 0)
+			j++;
+		/* exactly one ADD (sorted first) and one DROP under the same key */
+		if (j - i == 2 && !c[i].drop && c[i + 1].drop) {
+			gone[c[i].change] = gone[c[i + 1].change] = true;
+			diff_alter(d, os, ns, c[i + 1].o, c[i].o);
+			diff_mark_heuristic(&d->changes[d->nchanges - 1]);
+		}
+		i = j;
+	}
+	gone = xreallocarray(gone, d->nchanges ? d->nchanges : 1, sizeof(*gone));
+	memset(gone + before, 0, (d->nchanges - before) * sizeof(*gone));
+	diff_compact(d, gone);
+	free(gone);
+	free(c);
+}
+
 /* Separators rank below every other byte, '.' (columns) before '#' (keys, indexes) before '/'
  * (contained tables, partitions), so a parent comes right before its own children. */
 static int path_rank(unsigned char c)
@@ -308,6 +410,7 @@ struct diff *diff_snapshots(const struct snapshot *old, const struct snapshot *n
 			j++;
 		}
 	}
+	diff_pair_renames(d, old, new);
 	qsort(d->changes, d->nchanges, sizeof(*d->changes), change_path_cmp);
 	return d;
 }

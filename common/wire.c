@@ -196,6 +196,10 @@ static int check_change(struct wire_ctx *x, const Prospector__Change *c)
 	if (r == 0)
 		r = check_nonempty(x, "path", c->path);
 	if (r == 0)
+		r = check_key(x, "old_key", c->old_key, false);
+	if (r == 0 && c->old_key && c->op != PROSPECTOR__OP__OP_ALTER)
+		r = wire_fail(x, "old_key", "present on an ADD or DROP");
+	if (r == 0)
 		r = check_change_object(x, c);
 	if (r == 0)
 		r = check_count(x, "rows", c->n_rows, WIRE_MAX_ATTRS);
@@ -540,6 +544,8 @@ Prospector__Change *wire_change_from_change(const struct change *c)
 	pc->kind = (Prospector__ObjKind)o->kind;
 	pc->path = xstrdup(o->path ? o->path : "");
 	pc->object = c->op == CHANGE_DROP ? NULL : wire_object_from_obj(c->new);
+	if (c->old && c->new && strcmp(c->old->key, c->new->key) != 0)
+		pc->old_key = xstrdup(c->old->key);
 	pc->n_rows = c->nrows;
 	pc->rows = c->nrows ? xcalloc(c->nrows, sizeof(*pc->rows)) : NULL;
 	for (size_t i = 0; i < c->nrows; i++)

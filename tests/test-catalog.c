@@ -160,16 +160,8 @@ static int apply_diff(struct catalog *c, const struct snapshot *old, const struc
 	struct catalog_batch b = batch(seq);
 	int r = catalog_begin(c);
 
-	for (size_t i = 0; r == 0 && i < d->nchanges; i++) {
-		const struct change *dc = &d->changes[i];
-		const struct obj *o = dc->new ? dc->new : dc->old;
-		struct catalog_change ch = {
-			.op = dc->op, .kind = o->kind, .key = o->key, .path = o->path, .obj = dc->new,
-			.rows = dc->rows, .nrows = dc->nrows,
-		};
-
-		r = catalog_apply_change(c, &b, "delta", &ch);
-	}
+	if (r == 0)
+		r = catalog_apply_diff(c, &b, "delta", d);
 	if (r == 0)
 		r = catalog_commit(c);
 	else
@@ -507,6 +499,50 @@ static void test_schema_version(void)
 	unlink(path);
 }
 
+/* A source keyed by name: a heuristic rename moves the object, and the edges, to the new key. */
+static struct snapshot *build_named(const char *col)
+{
+	struct snapshot *s = snapshot_new(SOURCE);
+	char key[64];
+	struct obj *o;
+
+	snprintf(key, sizeof(key), "a:shop/orders/%s", col);
+	add(s, OBJ_DATABASE, "d", NULL, "def");
+	add(s, OBJ_SCHEMA, "n:shop", "d", "shop");
+	add(s, OBJ_TABLE, "r:shop/orders", "n:shop", "orders");
+	o = add(s, OBJ_COLUMN, key, "r:shop/orders", col);
+	obj_set(o, "ordinal", "2");
+	obj_set(o, "type", "int(11)");
+	add(s, OBJ_TABLE, "r:shop/customers", "n:shop", "customers");
+	o = add(s, OBJ_COLUMN, "a:shop/customers/id", "r:shop/customers", "id");
+	obj_set(o, "ordinal", "1");
+	o = add(s, OBJ_FOREIGN_KEY, "c:shop/orders/fk", "r:shop/orders", "fk");
+	obj_set(o, "columns", key);
+	obj_set(o, "ref_table", "r:shop/customers");
+	obj_set(o, "ref_columns", "a:shop/customers/id");
+	if (snapshot_finish(s) != 0)
+		abort();
+	return s;
+}
+
+static void test_rekey(struct catalog *c)
+{
+	struct snapshot *a = build_named("cust"), *b = build_named("customer");
+
+	ok(apply_diff(c, NULL, a, 900) == 0, "a name-keyed source applies");
+	ok(apply_diff(c, a, b, 901) == 0, "a heuristic rename applies");
+	is_int(q_int("SELECT count(*) FROM objects WHERE key = 'a:shop/orders/cust'"), 0, "the old key is gone");
+	is_str(path_of("a:shop/orders/customer"), "hr/def/shop/orders.customer", "the object lives on under its new key");
+	is_int(q_int("SELECT count(*) FROM edges WHERE kind = 'fk' AND from_key = 'a:shop/orders/customer'"
+		     " AND to_key = 'a:shop/customers/id'"), 1, "the FK edge follows the new key");
+	is_int(q_int("SELECT count(*) FROM edges WHERE 'a:shop/orders/cust' IN (from_key, to_key, via)"), 0,
+	       "no edge keeps the old key");
+	is_int(q_int("SELECT heuristic FROM history WHERE key = 'a:shop/orders/customer' AND op = 'RENAME'"), 1,
+	       "the history row says the rename was inferred");
+	snapshot_free(a);
+	snapshot_free(b);
+}
+
 static void cleanup(void)
 {
 	static const char *const files[] = { "catalog.db", "catalog.db-wal", "catalog.db-shm", "future.db-journal" };
@@ -541,6 +577,7 @@ int main(void)
 	test_reopen(&c, &cur);
 	test_orphans(c, cur);
 	test_schema_version();
+	test_rekey(c);
 	snapshot_free(cur);
 	catalog_close(c);
 	sqlite3_close(ro);
