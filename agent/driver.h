@@ -9,6 +9,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "snapshot.h"
@@ -33,6 +34,13 @@ struct driver_ops {
 	/* One complete crawl in one read-only transaction; objects go into snap (not yet finished). */
 	int (*crawl)(void *handle, struct snapshot *snap, char *err);
 	void (*close)(void *handle);
+	/*
+	 * The server's catalog is not transactional (MySQL's information_schema reads each view at its
+	 * own moment, and a copying ALTER TABLE briefly hides the table): a crawl that differs from the
+	 * last snapshot is repeated until two in a row agree, so that a table caught in the middle of
+	 * DDL is never reported as dropped and added again.
+	 */
+	bool settle;
 };
 
 const struct driver_ops *driver_lookup(const char *name);

@@ -188,14 +188,7 @@ static int agent_dump(struct agent_conf *conf, const char *name)
 		fprintf(stderr, "prospector-agent: %s: no source '%s'\n", conf->path, name);
 		return 1;
 	}
-	r = src->ops->open(src->conf, &src->handle, src->status.error);
-	snap = snapshot_new(name);
-	if (r == 0)
-		r = src->ops->crawl(src->handle, snap, src->status.error);
-	if (r == 0 && snapshot_finish(snap) != 0) {
-		snprintf(src->status.error, sizeof(src->status.error), "%s", snap->error);
-		r = 1;
-	}
+	r = source_snapshot(src, NULL, &snap);
 	if (r == 0)
 		fixture_write(snap, stdout);
 	else

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "diff.h"
 #include "log.h"
@@ -170,6 +171,49 @@ static int source_carry_over(struct source *src, const struct snapshot *old, str
 	return n ? snapshot_finish(new) : 0;
 }
 
+/* A crawl of a source whose catalog is not transactional (driver_ops.settle) that found a change
+ * is repeated until two crawls in a row agree; at most this many repeats, this far apart. */
+#define SETTLE_REPEATS 3
+#define SETTLE_PAUSE_MS 500
+
+static int source_settle(struct source *src, struct snapshot **snap)
+{
+	for (int i = 0; i < SETTLE_REPEATS; i++) {
+		struct timespec pause = { 0, SETTLE_PAUSE_MS * 1000000L };
+		struct snapshot *again = NULL;
+		int r;
+
+		nanosleep(&pause, NULL);
+		r = source_crawl(src, &again);
+		if (r)
+			return r;
+		if (memcmp(again->root, (*snap)->root, sizeof(again->root)) == 0) {
+			snapshot_free(again);
+			return 0;
+		}
+		snapshot_free(*snap);
+		*snap = again;
+	}
+	snprintf(src->status.error, sizeof(src->status.error),
+		 "the schema kept changing during %d crawls in a row; nothing reported, trying again next cycle",
+		 SETTLE_REPEATS + 1);
+	return DRIVER_E_QUERY;
+}
+
+int source_snapshot(struct source *src, const unsigned char *old_root, struct snapshot **ret_snap)
+{
+	int r = source_crawl(src, ret_snap);
+
+	if (r == 0 && src->ops->settle && (!old_root || memcmp(old_root, (*ret_snap)->root, 32) != 0)) {
+		r = source_settle(src, ret_snap);
+		if (r) {
+			snapshot_free(*ret_snap);
+			*ret_snap = NULL;
+		}
+	}
+	return r;
+}
+
 static bool source_unchanged(const struct snapshot *old, const struct snapshot *new)
 {
 	if (!old || memcmp(old->root, new->root, sizeof(new->root)) != 0 || old->nobjs != new->nobjs)
@@ -240,14 +284,15 @@ int source_run(struct source *src, struct state *st, size_t max_batch_bytes, siz
 	src->status.last_start = t0;
 	src->status.error[0] = '\0';
 	src->status.warning[0] = '\0';
-	r = source_crawl(src, &new);
-	if (r == 0) {
-		r = state_load_snapshot(st, src->conf->name, &old);
-		if (r == STATE_E_CORRUPT) { /* resend in full: the collector diffs it against its catalog */
-			log_warnx("%s; sending a full snapshot", state_error(st));
-			r = 0;
-		}
+	r = state_load_snapshot(st, src->conf->name, &old);
+	if (r == STATE_E_CORRUPT) { /* resend in full: the collector diffs it against its catalog */
+		log_warnx("%s; sending a full snapshot", state_error(st));
+		r = 0;
 	}
+	if (r)
+		snprintf(src->status.error, sizeof(src->status.error), "%s", state_error(st));
+	else
+		r = source_snapshot(src, old ? old->root : NULL, &new);
 	if (r == 0 && source_carry_over(src, old, new) != 0) {
 		snprintf(src->status.error, sizeof(src->status.error), "carrying over unseen objects: %s", new->error);
 		r = DRIVER_E_QUERY;

@@ -44,5 +44,8 @@ void source_free(struct source *src);
 /* Crawls once and commits what changed to the outbox. 0 when the crawl succeeded (even with nothing
  * to send), else the driver's code; *ret_batches is the number of batches queued. */
 int source_run(struct source *src, struct state *st, size_t max_batch_bytes, size_t *ret_batches);
+/* Crawls into a finished, scope-filtered snapshot. When the driver's catalog is not transactional and
+ * the result differs from old_root (NULL: unknown), crawls again until two crawls agree. */
+int source_snapshot(struct source *src, const unsigned char *old_root, struct snapshot **ret_snap);
 /* Schedules the next run after now, with the interval. */
 void source_schedule(struct source *src, uint64_t now_mono_ms);

@@ -81,8 +81,10 @@ static const struct attr_def column_attrs[] = {
 	{ NULL, 0, 0, false },
 };
 
+/* prefix_lengths: MySQL index prefixes, one per column ("10," = the first 10 characters of the first). */
 static const struct attr_def key_attrs[] = {
 	{ "columns", ATTR_REFS, SEV_BREAKING, false },
+	{ "prefix_lengths", ATTR_TEXT, SEV_BREAKING, false },
 	{ "deferrable", ATTR_TEXT, SEV_ADDITIVE, false },
 	{ "comment", ATTR_TEXT, SEV_COSMETIC, false },
 	{ NULL, 0, 0, false },
@@ -111,6 +113,7 @@ static const struct attr_def index_attrs[] = {
 	{ "columns", ATTR_REFS, SEV_ADDITIVE, false },
 	{ "expressions", ATTR_TEXT, SEV_ADDITIVE, false },
 	{ "include", ATTR_REFS, SEV_ADDITIVE, false },
+	{ "prefix_lengths", ATTR_TEXT, SEV_ADDITIVE, false },
 	{ "unique", ATTR_BOOL, SEV_BREAKING, false },
 	{ "method", ATTR_TEXT, SEV_COSMETIC, false },
 	{ "predicate", ATTR_TEXT, SEV_ADDITIVE, false },
