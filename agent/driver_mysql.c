@@ -30,6 +30,7 @@
  * the conninfo or a password into a message.
  */
 #include "driver.h"
+#include "redact.h"
 
 #include <errno.h>
 #include <errmsg.h>
@@ -509,19 +510,6 @@ static void my_map_free(struct my_map *m)
 	free(m->slots);
 }
 
-/* Blanks every occurrence of the password, should a server or the client library ever echo it.
- * Passwords under four bytes are not searched for: they occur in ordinary words. */
-static void my_scrub(char *s, const char *password)
-{
-	size_t n = password ? strlen(password) : 0;
-	char *p;
-
-	if (n < 4)
-		return;
-	while ((p = strstr(s, password)))
-		memset(p, '*', n);
-}
-
 static int my_fail(struct my_crawl *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int my_fail(struct my_crawl *c, int code, const char *fmt, ...)
 {
@@ -530,7 +518,7 @@ static int my_fail(struct my_crawl *c, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->err, DRIVER_ERRLEN, fmt, ap);
 	va_end(ap);
-	my_scrub(c->err, c->password);
+	redact_password(c->err, c->password);
 	return code;
 }
 

@@ -16,6 +16,7 @@
  * copies the conninfo or the password into a message.
  */
 #include "driver.h"
+#include "redact.h"
 
 #include <errno.h>
 #include <libpq-fe.h>
@@ -384,19 +385,6 @@ static const char *pg_val(const PGresult *res, int col)
 	return v;
 }
 
-/* Blanks every occurrence of the password, should a server or libpq ever echo it. Passwords under
- * four bytes are not searched for: they occur in ordinary words. */
-static void pg_scrub(char *s, const char *password)
-{
-	size_t n = password ? strlen(password) : 0;
-	char *p;
-
-	if (n < 4)
-		return;
-	while ((p = strstr(s, password)))
-		memset(p, '*', n);
-}
-
 static int pg_fail(struct pg_crawl *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int pg_fail(struct pg_crawl *c, int code, const char *fmt, ...)
 {
@@ -405,7 +393,7 @@ static int pg_fail(struct pg_crawl *c, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->err, DRIVER_ERRLEN, fmt, ap);
 	va_end(ap);
-	pg_scrub(c->err, c->password);
+	redact_password(c->err, c->password);
 	return code;
 }
 

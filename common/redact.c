@@ -77,6 +77,17 @@ static void redact_uris(char *s)
 	}
 }
 
+void redact_password(char *s, const char *password)
+{
+	size_t n = password ? strlen(password) : 0;
+	char *p;
+
+	if (n < 4)
+		return;
+	while ((p = strstr(s, password)))
+		memset(p, '*', n);
+}
+
 void redact_secrets(char *s)
 {
 	redact_keys(s);

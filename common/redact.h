@@ -7,3 +7,6 @@
 #pragma once
 
 void redact_secrets(char *s);
+/* Blanks every occurrence of a known password with '*', should a server or a client library ever
+ * echo it. Passwords under four bytes are not searched for: they occur in ordinary words. */
+void redact_password(char *s, const char *password);

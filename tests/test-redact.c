@@ -23,5 +23,16 @@ int main(void)
 	      "connection to server failed: FATAL: password authentication failed for user \"x\"");
 	check("no secrets here", "no secrets here");
 	check("secret=\"x\\\"y\" end", "secret=*** end");
+	{
+		char buf[128] = "FATAL: role x: S3cretPw rejected; S3cretPw again";
+
+		redact_password(buf, "S3cretPw");
+		is_str(buf, "FATAL: role x: ******** rejected; ******** again", "redact_password blanks every occurrence");
+		strcpy(buf, "abc and abc");
+		redact_password(buf, "abc");
+		is_str(buf, "abc and abc", "passwords under four bytes are not searched for");
+		redact_password(buf, NULL);
+		is_str(buf, "abc and abc", "no password, nothing to do");
+	}
 	return done_testing();
 }
