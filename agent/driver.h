@@ -22,6 +22,7 @@ enum {
 	DRIVER_E_PRIVILEGE,   /* connected, but not allowed to read the catalog */
 	DRIVER_E_QUERY,       /* a catalog query failed (includes timeouts) */
 	DRIVER_E_CONFIG,      /* the source's settings cannot work with this driver */
+	DRIVER_E_UNSTABLE,    /* the catalog changed while it was read (DDL under way): try again */
 };
 
 #define DRIVER_ERRLEN 512

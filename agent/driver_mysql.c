@@ -145,6 +145,7 @@ struct my_crawl {
 	size_t nschema_grants, schema_grants_cap;
 	bool global_grant, role_active;
 	unsigned unsupported;
+	char unstable[300]; /* why this crawl saw the catalog in motion (DRIVER_E_UNSTABLE), or "" */
 };
 
 static char my_mark; /* the value of a map entry that only records presence */
@@ -812,11 +813,49 @@ static void my_set_table_attrs(struct obj *o, MYSQL_ROW row)
 	}
 }
 
+/*
+ * information_schema is not transactional: each view is read at its own moment, and a copying ALTER
+ * TABLE hides the table for a moment while it swaps the copy in. These checks catch a crawl that
+ * saw a table in one view and not in another, so that it is repeated instead of reporting a drop.
+ */
+static void my_unstable(struct my_crawl *c, const char *what, const char *schema, const char *table)
+{
+	if (!c->unstable[0])
+		snprintf(c->unstable, sizeof(c->unstable), "%s %.100s.%.100s", what, schema, table);
+}
+
+/* A table some view lists must be in TABLES (whatever its type: "seen:" marks them all). */
+static void my_check_listed(struct my_crawl *c, const char *view, const char *schema, const char *table)
+{
+	char what[80];
+
+	if (!my_marked(c, "seen:", schema, table, NULL) && my_find(c, "n:", schema, NULL, NULL)) {
+		snprintf(what, sizeof(what), "%s lists, TABLES does not list,", view);
+		my_unstable(c, what, schema, table);
+	}
+}
+
+/* Every table has columns; one without was being rebuilt when COLUMNS was read. Views are left
+ * out (a view over a dropped table has no columns for good), and so are tables the server could
+ * not open (no engine): they would fail every crawl. */
+static void my_check_columns(struct my_crawl *c)
+{
+	for (size_t i = 0; i < c->snap->nobjs && !c->unstable[0]; i++) {
+		const struct obj *t = c->snap->objs[i];
+		const struct obj *schema = my_map_get(&c->map, t->parent ? t->parent : "");
+
+		if (t->kind == OBJ_TABLE && obj_get(t, "engine") && schema &&
+		    !my_marked(c, "hascol:", schema->name, t->name, NULL))
+			my_unstable(c, "COLUMNS has no columns for", schema->name, t->name);
+	}
+}
+
 static int my_row_table(struct my_crawl *c, MYSQL_ROW row)
 {
 	const struct my_table_type *type = my_table_type_lookup(row[TAB_TYPE]);
 	struct obj *schema = my_find(c, "n:", row[TAB_SCHEMA], NULL, NULL), *o;
 
+	my_mark_put(c, "seen:", row[TAB_SCHEMA], row[TAB_NAME], NULL);
 	if (!type || !schema)
 		return 0;
 	o = my_obj_new(c, type->kind, my_key("r:", row[TAB_SCHEMA], row[TAB_NAME], NULL), schema, row[TAB_NAME]);
@@ -1025,8 +1064,10 @@ static int my_row_column(struct my_crawl *c, MYSQL_ROW row)
 {
 	struct obj *t = my_find(c, "r:", row[COL_SCHEMA], row[COL_TABLE], NULL), *o;
 
+	my_check_listed(c, "COLUMNS", row[COL_SCHEMA], row[COL_TABLE]);
 	if (!t || (t->kind != OBJ_TABLE && t->kind != OBJ_VIEW))
 		return 0;
+	my_mark_put(c, "hascol:", row[COL_SCHEMA], row[COL_TABLE], NULL);
 	o = my_obj_new(c, OBJ_COLUMN, my_key("a:", row[COL_SCHEMA], row[COL_TABLE], row[COL_NAME]), t,
 		       row[COL_NAME]);
 	obj_set(o, "ordinal", row[COL_ORDINAL]);
@@ -1096,6 +1137,7 @@ static int my_row_index(struct my_crawl *c, MYSQL_ROW row)
 	struct obj *o = strcmp(row[ST_NON_UNIQUE], "0") == 0 ? my_unique(c, row) : my_index(c, row);
 	char *col;
 
+	my_check_listed(c, "STATISTICS", row[ST_SCHEMA], row[ST_TABLE]);
 	if (!o)
 		return 0;
 	if (row[ST_COLUMN]) {
@@ -1123,6 +1165,10 @@ static int my_row_key_column(struct my_crawl *c, MYSQL_ROW row)
 
 	if (!o || !row[KCU_REF_SCHEMA] || !row[KCU_REF_COLUMN])
 		return 0;
+	my_check_listed(c, "KEY_COLUMN_USAGE", row[KCU_SCHEMA], row[KCU_TABLE]);
+	/* The referenced table must be there too, unless its schema is out of sight or seen in part. */
+	if (my_find(c, "n:", row[KCU_REF_SCHEMA], NULL, NULL) && my_schema_covered(c, row[KCU_REF_SCHEMA]))
+		my_check_listed(c, "a foreign key references, and", row[KCU_REF_SCHEMA], row[KCU_REF_TABLE]);
 	key = my_key("a:", row[KCU_SCHEMA], row[KCU_TABLE], row[KCU_COLUMN]);
 	my_append(o, "columns", MODEL_REF_SEP_STR, key);
 	free(key);
@@ -1536,6 +1582,10 @@ static int my_crawl(void *handle, struct snapshot *snap, char *err)
 
 	for (size_t i = 0; r == 0 && i < sizeof(my_steps) / sizeof(my_steps[0]); i++)
 		r = my_step_run(&c, &my_steps[i]);
+	if (r == 0)
+		my_check_columns(&c);
+	if (r == 0 && c.unstable[0])
+		r = my_fail(&c, DRIVER_E_UNSTABLE, "the catalog changed during the crawl: %s", c.unstable);
 	if (r == 0)
 		my_finish(&c);
 	my_crawl_free(&c);

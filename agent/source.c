@@ -103,7 +103,19 @@ static int source_filter(const struct source_conf *conf, struct snapshot *s)
 	return snapshot_finish(s);
 }
 
-static int source_crawl(struct source *src, struct snapshot **ret_snap)
+/* A crawl that caught DDL under way (DRIVER_E_UNSTABLE) is repeated at once, this many times at
+ * most, this far apart; then the cycle fails and nothing is reported. */
+#define UNSTABLE_RETRIES 5
+#define RETRY_PAUSE_MS 500
+
+static void source_pause(void)
+{
+	struct timespec pause = { 0, RETRY_PAUSE_MS * 1000000L };
+
+	nanosleep(&pause, NULL);
+}
+
+static int source_crawl_once(struct source *src, struct snapshot **ret_snap)
 {
 	struct snapshot *snap;
 	int r = 0;
@@ -125,6 +137,17 @@ static int source_crawl(struct source *src, struct snapshot **ret_snap)
 	}
 	*ret_snap = snap;
 	return 0;
+}
+
+static int source_crawl(struct source *src, struct snapshot **ret_snap)
+{
+	int r = source_crawl_once(src, ret_snap);
+
+	for (int i = 0; r == DRIVER_E_UNSTABLE && i < UNSTABLE_RETRIES; i++) {
+		source_pause();
+		r = source_crawl_once(src, ret_snap);
+	}
+	return r;
 }
 
 static bool source_is_partial(const struct snapshot *s, const char *key)
@@ -172,18 +195,16 @@ static int source_carry_over(struct source *src, const struct snapshot *old, str
 }
 
 /* A crawl of a source whose catalog is not transactional (driver_ops.settle) that found a change
- * is repeated until two crawls in a row agree; at most this many repeats, this far apart. */
+ * is repeated until two crawls in a row agree; at most this many repeats. */
 #define SETTLE_REPEATS 3
-#define SETTLE_PAUSE_MS 500
 
 static int source_settle(struct source *src, struct snapshot **snap)
 {
 	for (int i = 0; i < SETTLE_REPEATS; i++) {
-		struct timespec pause = { 0, SETTLE_PAUSE_MS * 1000000L };
 		struct snapshot *again = NULL;
 		int r;
 
-		nanosleep(&pause, NULL);
+		source_pause();
 		r = source_crawl(src, &again);
 		if (r)
 			return r;

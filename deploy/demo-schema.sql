@@ -1,6 +1,7 @@
 -- A small government department database for the quickstart: population (人口), household
 -- registration (户籍) and social insurance (社保), with Chinese comments, keys, foreign keys, indexes,
--- a view and a sequence. Loaded into a throwaway PostgreSQL by deploy/quickstart.sh.
+-- a view and a sequence. Loaded into a throwaway PostgreSQL by `deploy/quickstart.sh --pg`; the
+-- default quickstart uses its SQLite twin, deploy/demo-sqlite.sql (keep the two in step).
 
 CREATE SCHEMA renkou;
 COMMENT ON SCHEMA renkou IS '人口与户籍';

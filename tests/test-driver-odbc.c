@@ -12,12 +12,18 @@
  * a refused login (the password never in the message), an unreachable server, no CONNECT
  * privilege. The PostgreSQL part also crawls the same database with driver_pg and compares tables,
  * columns (type family and parameters, nullability, ordinal, default), keys and foreign keys by
- * path (issue 3, item 5).
+ * path (issue 3, item 5), and checks that a crawl through psqlODBC leaves no log file, through
+ * Driver= or a DSN that turns the logs on. The MariaDB part compares the foreign keys that MariaDB
+ * Connector/ODBC's SQLForeignKeys leaves out (to a UNIQUE key, a composite one, a plain index)
+ * with what driver_mysql reads, attribute for attribute.
  *
  * The driver manager reads drivers from a private copy of odbcinst.ini for the whole run (see
- * sysini_setup) and the DSN test sets ODBCINI. Set PROSPECTOR_TEST_DUMP=1 to print each crawled
- * snapshot as TAP comments.
+ * sysini_setup) and the DSN tests set ODBCINI. The log checks run this program again in a child
+ * process ("--crawl", "--connect"): psqlODBC keeps its logging state per process. Set
+ * PROSPECTOR_TEST_DUMP=1 to print each crawled snapshot as TAP comments.
  */
+#include <dirent.h>
+#include <pwd.h>
 #include <sql.h>
 #include <sqlite3.h>
 #include <sqlext.h>
@@ -27,7 +33,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -449,10 +457,36 @@ static void check_sqlite_dsn(const char *db)
 	free(ini);
 }
 
+/* Where psqlODBC writes its logs in this run (see sysini_line). */
+static char pglogdir[300];
+
 /*
- * The driver manager reads drivers from our own odbcinst.ini for the whole run: the system's, plus
- * a driver whose library is gone. unixODBC caches the driver list it read first, so this has to be
- * in place before any connection. False when there is no system file to start from.
+ * A line of the system's odbcinst.ini as our copy has it. psqlODBC reads its global logging settings
+ * from the section named after itself ("PostgreSQL Unicode" or "PostgreSQL ANSI", whatever the
+ * driver's registered name): there, CommLog=1 as Debian has it (so that the test sees what Debian
+ * does everywhere), Debug=0 (a global Debug=1 makes psqlODBC log from the moment it is loaded:
+ * nothing a connection can do about it), and the logs in a directory of our own (psqlODBC ignores
+ * TMPDIR; without Logdir it writes to /tmp).
+ */
+static void sysini_line(FILE *out, const char *line, bool *in_pg)
+{
+	static const char *const dropped[] = { "CommLog", "Debug", "Logdir", NULL };
+
+	if (line[0] == '[')
+		*in_pg = strncmp(line, "[PostgreSQL Unicode]", 20) == 0 || strncmp(line, "[PostgreSQL ANSI]", 17) == 0;
+	for (const char *const *d = dropped; *in_pg && line[0] != '[' && *d; d++)
+		if (strncasecmp(line, *d, strlen(*d)) == 0 && strchr(" =", line[strlen(*d)]))
+			return;
+	fputs(line, out);
+	if (*in_pg && line[0] == '[')
+		fprintf(out, "CommLog = 1\nDebug = 0\nLogdir = %s\n", pglogdir);
+}
+
+/*
+ * The driver manager reads drivers from our own odbcinst.ini for the whole run: the system's, with
+ * psqlODBC's logs set up as sysini_line says, plus a driver whose library is gone. unixODBC caches
+ * the driver list it read first, and psqlODBC reads its settings when it is loaded, so this has to
+ * be in place before any connection. False when there is no system file to start from.
  */
 static bool sysini_setup(void)
 {
@@ -460,11 +494,12 @@ static bool sysini_setup(void)
 	char *from = xasprintf("%s/odbcinst.ini", sys ? sys : "/etc"), *dir = xasprintf("%s/sysini", tmpdir);
 	char *to = xasprintf("%s/odbcinst.ini", dir), line[1024];
 	FILE *in = fopen(from, "r"), *out;
-	bool done = false;
+	bool done = false, in_pg = false;
 
-	if (in && mkdir(dir, 0700) == 0 && (out = fopen(to, "w"))) {
+	snprintf(pglogdir, sizeof(pglogdir), "%s/pglog", tmpdir);
+	if (in && mkdir(dir, 0700) == 0 && mkdir(pglogdir, 0700) == 0 && (out = fopen(to, "w"))) {
 		while (fgets(line, sizeof(line), in))
-			fputs(line, out);
+			sysini_line(out, line, &in_pg);
 		fprintf(out, "\n[Prospector Broken]\nDriver = %s/libmissing.so\n", dir);
 		fclose(out);
 		setenv("ODBCSYSINI", dir, 1);
@@ -878,7 +913,125 @@ static void check_pg_errors(const char *admin)
 	conn_close(&c);
 }
 
-static void part_pg(void)
+/*
+ * psqlODBC's log files for process pid in dir: psqlodbc_[<program>_]<user><pid>.log (CommLog) and
+ * mylog_[<program>_]<user><pid>.log (Debug), each named in a TAP comment.
+ */
+static size_t pglog_files(const char *dir, pid_t pid)
+{
+	const struct passwd *pw = getpwuid(getuid());
+	char *suffix = xasprintf("%s%ld.log", pw ? pw->pw_name : "", (long)pid);
+	size_t n = 0, slen = strlen(suffix);
+	DIR *d = opendir(dir);
+	const struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+
+		if (len <= slen || strcmp(e->d_name + len - slen, suffix) != 0 ||
+		    (strncmp(e->d_name, "psqlodbc_", 9) != 0 && strncmp(e->d_name, "mylog_", 6) != 0))
+			continue;
+		printf("#   %s/%s\n", dir, e->d_name);
+		n++;
+	}
+	if (d)
+		closedir(d);
+	free(suffix);
+	return n;
+}
+
+#define CHILD_CONNINFO "PROSPECTOR_TEST_ODBC_CHILD"
+
+/* This program's path, for the child processes: argv[0] when it has a '/' (under valgrind,
+ * /proc/self/exe is valgrind). */
+static const char *self_path = "/proc/self/exe";
+
+/* This program again, as `mode` with conninfo: psqlODBC keeps its logging state per process, and
+ * this one has connections of its own. Returns the child's pid; *ret_ok: it exited 0. */
+static pid_t child_run(const char *mode, const char *conninfo, bool *ret_ok)
+{
+	int status = 0;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		setenv(CHILD_CONNINFO, conninfo, 1);
+		execl(self_path, "test-driver-odbc", mode, (char *)NULL);
+		_exit(127);
+	}
+	*ret_ok = pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	return pid;
+}
+
+/* The child's side: "--crawl" crawls through the driver, "--connect" only connects, as any ODBC
+ * program would. */
+static int child_main(const char *mode)
+{
+	const char *ci = getenv(CHILD_CONNINFO);
+	char err[DRIVER_ERRLEN];
+	struct conn c;
+
+	if (!ci)
+		return 2;
+	if (strcmp(mode, "--connect") == 0) {
+		if (!conn_open(&c, ci))
+			return 1;
+		conn_close(&c);
+		return 0;
+	}
+	if (crawl(ci, NULL, err) != 0) {
+		printf("#   child crawl: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
+/* A crawl in a process of its own leaves no psqlODBC log, in Logdir or in /tmp. */
+static void check_no_pglog(const char *conninfo, const char *what)
+{
+	bool ran;
+	pid_t pid = child_run("--crawl", conninfo, &ran);
+
+	ok(ran, "psqlODBC logs: %s: the crawl succeeds", what);
+	is_int(pglog_files(pglogdir, pid) + pglog_files("/tmp", pid), 0, "psqlODBC logs: %s: no log file", what);
+}
+
+/*
+ * No driver log (issue 3): with CommLog=1 in odbcinst.ini as Debian registers psqlODBC, through
+ * Driver=, through a connection string that asks for the logs, and through a DSN that does. First
+ * a plain connection that asks for them, to show that the check sees a log where there is one.
+ */
+static void check_pg_logs(bool sysini, const char *ci)
+{
+	char *ini = xasprintf("%s/pg-odbc.ini", tmpdir), *loud = xasprintf("%sCommLog=1;Debug=1;", ci);
+	FILE *f;
+	bool ran;
+	pid_t pid;
+
+	if (!sysini) {
+		ok(1, "psqlODBC logs # SKIP no odbcinst.ini to copy");
+		goto out;
+	}
+	pid = child_run("--connect", loud, &ran);
+	ok(ran && pglog_files(pglogdir, pid) > 0, "psqlODBC logs: a plain connection that asks for them writes them");
+	check_no_pglog(ci, "Driver=");
+	check_no_pglog(loud, "CommLog=1;Debug=1 in the connection string");
+	f = fopen(ini, "w");
+	fprintf(f, "[prospector_pg]\nDriver = PostgreSQL Unicode\nServername = %s\nPort = %s\nDatabase = %s\n"
+		"Username = postgres\nPassword = %s\nCommLog = 1\nDebug = 1\n",
+		getenv("PROSPECTOR_TEST_PG_HOST") ? getenv("PROSPECTOR_TEST_PG_HOST") : "127.0.0.1",
+		getenv("PROSPECTOR_TEST_PG_PORT"), pgdb, getenv("PROSPECTOR_TEST_PG_PASSWORD"));
+	fclose(f);
+	setenv("ODBCINI", ini, 1);
+	check_no_pglog("DSN=prospector_pg;", "a DSN with CommLog=1 and Debug=1");
+	unsetenv("ODBCINI");
+out:
+	free(loud);
+	free(ini);
+}
+
+static void part_pg(bool sysini)
 {
 	const char *port = getenv("PROSPECTOR_TEST_PG_PORT"), *pw = getenv("PROSPECTOR_TEST_PG_PASSWORD");
 	char *admin, *ci, *sql, err[DRIVER_ERRLEN];
@@ -914,6 +1067,7 @@ static void part_pg(void)
 		CHECK_EXACT(s, pg_want, NULL, NULL);
 	}
 	snapshot_free(s);
+	check_pg_logs(sysini, ci);
 	check_pg_errors(admin);
 	sql = xasprintf("DROP DATABASE %s", pgdb);
 	conn_exec_ok(&c, sql);
@@ -1279,16 +1433,23 @@ static void tmpdir_remove(void)
 	free(cmd);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	bool sysini;
+
+	if (argc == 2)
+		return child_main(argv[1]);
+	if (strchr(argv[0], '/'))
+		self_path = argv[0];
 	snprintf(tmpdir, sizeof(tmpdir), "%s/prospector-odbc-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(tmpdir)) {
 		printf("Bail out! mkdtemp\n");
 		return 1;
 	}
 	atexit(tmpdir_remove);
-	part_sqlite(sysini_setup());
-	part_pg();
+	sysini = sysini_setup();
+	part_sqlite(sysini);
+	part_pg(sysini);
 	part_mariadb();
 	return done_testing();
 }

@@ -9,12 +9,20 @@ meson runs the suites with the plain exit-code protocol: 0 passed, 1 failed, 77 
 lines ("ok N - …", "1..N") are for people reading the log. Without PROSPECTOR_TEST_PG a suite that
 needs PostgreSQL skips, unless PROSPECTOR_REQUIRE_LIVE=1 (CI), when that is a failure.
 
+A MariaDB suite makes a MariaDB (the server named by the PROSPECTOR_TEST_MYSQL_* variables, set by
+tests/run.sh through tests/lib/mariadb.sh) and gets a fresh database and its own login per test from
+it. ODBC suites build their connection strings with odbc_connstr() and the per-server helpers
+(Postgres.odbc_conninfo, MariaDB.odbc_conninfo, sqlite_odbc_conninfo); `prospector-agent --dump`
+output is read back with World.dump() into {path: DumpObj}.
+
 Environment: PROSPECTOR_BUILD (the meson build dir; default build/), PROSPECTOR_TEST_PG (libpq
-keyword conninfo of a superuser), PROSPECTOR_KEEP_TMP=1 keeps the temp dir for inspection.
+keyword conninfo of a superuser), PROSPECTOR_TEST_MYSQL_HOST, _PORT, _SOCKET, _USER, _PASSWORD (an
+administrator of a MariaDB or MySQL server), PROSPECTOR_KEEP_TMP=1 keeps the temp dir for inspection.
 Python 3 standard library only.
 """
 
 import atexit
+import glob
 import json
 import os
 import re
@@ -110,6 +118,15 @@ class Tap:
     def eq(self, got, want, desc):
         return self.ok(got == want, desc, f"got:      {got!r}\nexpected: {want!r}")
 
+    def skip(self, desc, why):
+        """One skipped check; a failure instead when live suites are required (a suite that covers
+        several servers skips the part whose server is missing)."""
+        if required():
+            return self.ok(False, f"{desc} (required but missing: {why})")
+        self.n += 1
+        print(f"ok {self.n} - {desc} # SKIP {why}", flush=True)
+        return False
+
     def done(self):
         print(f"1..{self.n}", flush=True)
         sys.exit(1 if self.failed else 0)
@@ -174,18 +191,27 @@ class Postgres:
 
     @classmethod
     def from_env(cls):
+        pg, why = cls.find()
+        if not pg:
+            skip_all(why)
+        return pg
+
+    @classmethod
+    def find(cls):
+        """(the server of PROSPECTOR_TEST_PG, None) or (None, why not): for suites that cover
+        several servers and skip only the part that needs a missing one."""
         conninfo = os.environ.get("PROSPECTOR_TEST_PG")
         if not conninfo:
-            skip_all("PROSPECTOR_TEST_PG is not set (tests/run.sh starts a server)")
+            return None, "PROSPECTOR_TEST_PG is not set (tests/run.sh starts a server)"
         if not shutil.which("psql"):
-            skip_all("psql not found")
+            return None, "psql not found"
         pg = cls(conninfo, os.environ.get("PROSPECTOR_TEST_PG_HOST"),
                  os.environ.get("PROSPECTOR_TEST_PG_PORT"),
                  os.environ.get("PROSPECTOR_TEST_PG_PASSWORD"))
         r = pg.psql("SELECT 1", check=False)
         if r.returncode != 0:
-            skip_all(f"PostgreSQL at PROSPECTOR_TEST_PG does not answer: {r.stderr.strip()}")
-        return pg
+            return None, f"PostgreSQL at PROSPECTOR_TEST_PG does not answer: {r.stderr.strip()}"
+        return pg, None
 
     @classmethod
     def private(cls, world):
@@ -227,6 +253,11 @@ class Postgres:
         return (f"host={self.host} port={self.port} dbname={dbname} user={user} "
                 f"password={password} connect_timeout=5")
 
+    def odbc_conninfo(self, dbname, user="postgres", password=None, driver="PostgreSQL Unicode"):
+        """psqlODBC over TCP, as the superuser unless told otherwise."""
+        return odbc_connstr(Driver=driver, Server=self.host, Port=self.port, Database=dbname,
+                            Uid=user, Pwd=self.password if password is None else password)
+
     def psql(self, sql, db=None, check=True):
         """Runs sql (one implicit transaction when it has several statements) and returns the run;
         with check, a failure raises with psql's message."""
@@ -254,6 +285,249 @@ def parse_env_lines(text):
     return env
 
 
+class MariaDB:
+    """A MariaDB (or MySQL) server reached as an administrator: the one named by the
+    PROSPECTOR_TEST_MYSQL_* variables (MariaDB.from_env()). Each test takes a fresh database
+    (fresh_database) and a login of its own (create_user); cleanup() drops them, and from_env(world)
+    registers it with the world."""
+
+    def __init__(self, host, port, user, password, socket=None):
+        self.host = host or "127.0.0.1"
+        self.port = port
+        self.user = user or "root"
+        self.password = password or ""
+        self.socket = socket
+        self.client = shutil.which("mariadb") or shutil.which("mysql")
+        self.version = ""
+        self.databases = []
+        self.users = []
+
+    @classmethod
+    def from_env(cls, world=None):
+        db, why = cls.find(world)
+        if not db:
+            skip_all(why)
+        return db
+
+    @classmethod
+    def find(cls, world=None):
+        """(the server of PROSPECTOR_TEST_MYSQL_*, None) or (None, why not); with a world, the
+        databases and users the suite makes are dropped when it closes."""
+        env = os.environ
+        port, sock = env.get("PROSPECTOR_TEST_MYSQL_PORT"), env.get("PROSPECTOR_TEST_MYSQL_SOCKET")
+        if not port and not sock:
+            return None, ("PROSPECTOR_TEST_MYSQL_PORT is not set (tests/run.sh starts MariaDB with "
+                          "tests/lib/mariadb.sh)")
+        db = cls(env.get("PROSPECTOR_TEST_MYSQL_HOST"), port, env.get("PROSPECTOR_TEST_MYSQL_USER"),
+                 env.get("PROSPECTOR_TEST_MYSQL_PASSWORD"), sock)
+        if not db.client:
+            return None, "neither the mariadb nor the mysql client is installed"
+        r = db.mysql("SELECT VERSION()", check=False)
+        if r.returncode != 0:
+            return None, f"MariaDB at PROSPECTOR_TEST_MYSQL_* does not answer: {r.stderr.strip()}"
+        db.version = r.stdout.strip()
+        if world is not None:
+            world.cleanups.append(db.cleanup)
+        return db, None
+
+    def is_mariadb(self):
+        return "mariadb" in self.version.lower()
+
+    def _argv(self, user, db, tcp):
+        argv = [self.client, "--no-defaults", "--batch", "--skip-column-names",
+                "--default-character-set=utf8mb4", "--connect-timeout=10", f"--user={user}"]
+        if self.socket and not tcp:
+            argv.append(f"--socket={self.socket}")
+        else:
+            argv += ["--protocol=TCP", f"--host={self.host}", f"--port={self.port}"]
+        if db:
+            argv.append(f"--database={db}")
+        return argv
+
+    def mysql(self, sql, db=None, check=True, user=None, password=None, timeout=60):
+        """Runs sql (several statements allowed; MySQL commits each DDL statement on its own) as the
+        administrator, or as user/password over TCP; with check, a failure raises with the message.
+        The password goes through MYSQL_PWD, never on the command line."""
+        tcp = user is not None
+        argv = self._argv(user or self.user, db, tcp) + ["--execute", sql]
+        env = dict(os.environ, MYSQL_PWD=self.password if user is None else (password or ""))
+        r = run(argv, timeout=timeout, env=env)
+        if check and r.returncode != 0:
+            raise RuntimeError(f"mysql failed: {r.stderr.strip()}\nSQL: {sql}")
+        return r
+
+    def query(self, sql, db=None, **kw):
+        """The rows of sql as lists of strings (NULL as None)."""
+        out = self.mysql(sql, db=db, **kw).stdout
+        return [[None if v == "NULL" else mysql_unescape(v) for v in line.split("\t")]
+                for line in out.splitlines()]
+
+    def fresh_database(self, name, charset="utf8mb4", collation="utf8mb4_unicode_ci"):
+        """Drops and creates database name; dropped again by cleanup()."""
+        spec = f" CHARACTER SET {charset}" + (f" COLLATE {collation}" if collation else "")
+        self.mysql(f"DROP DATABASE IF EXISTS `{name}`; CREATE DATABASE `{name}`{spec}")
+        if name not in self.databases:
+            self.databases.append(name)
+        return name
+
+    def create_user(self, name, password, grants=()):
+        """(Re)creates 'name'@'%' with password and runs each grant ("SELECT ON db.*") for it."""
+        account = f"'{name}'@'%'"
+        sql = f"DROP USER IF EXISTS {account}; CREATE USER {account} IDENTIFIED BY '{password}';"
+        for g in grants:
+            sql += f" GRANT {g} TO {account};"
+        self.mysql(sql)
+        if name not in self.users:
+            self.users.append(name)
+        return account
+
+    def cleanup(self):
+        for name in self.databases:
+            self.mysql(f"DROP DATABASE IF EXISTS `{name}`", check=False)
+        for name in self.users:
+            self.mysql(f"DROP USER IF EXISTS '{name}'@'%'", check=False)
+        self.databases, self.users = [], []
+
+    def conninfo(self, db, user, password):
+        """The mysql driver's conninfo (keyword=value, like libpq's) for user over TCP."""
+        return (f"host={self.host} port={self.port} user={user} password={password} "
+                f"database={db} connect_timeout=5")
+
+    def odbc_conninfo(self, db, user, password, driver="MariaDB Unicode"):
+        return odbc_connstr(Driver=driver, Server=self.host, Port=self.port, Database=db, Uid=user,
+                            Pwd=password)
+
+
+def mysql_unescape(v):
+    """Undoes the mysql client's --batch escapes (\\t \\n \\\\ \\0)."""
+    return re.sub(r"\\(.)", lambda m: {"t": "\t", "n": "\n", "0": "\0"}.get(m.group(1), m.group(1)), v)
+
+
+# -- ODBC ---------------------------------------------------------------------------------------
+
+def odbc_connstr(**pairs):
+    """An ODBC connection string; values with ; { } or outer spaces are braced, per the ODBC rules."""
+    parts = []
+    for k, v in pairs.items():
+        v = str(v)
+        if re.search(r"[;{}]|^\s|\s$", v):
+            v = "{" + v.replace("}", "}}") + "}"
+        parts.append(f"{k}={v}")
+    return ";".join(parts)
+
+
+def odbc_drivers():
+    """The ODBC drivers unixODBC knows ([name] sections of odbcinst.ini)."""
+    if not shutil.which("odbcinst"):
+        return set()
+    r = run(["odbcinst", "-q", "-d"], timeout=20)
+    return {m.group(1) for m in re.finditer(r"^\[(.+)\]\s*$", r.stdout, re.M)}
+
+
+def sqlite_odbc_conninfo(path, driver="SQLite3"):
+    return odbc_connstr(Driver=driver, Database=path)
+
+
+# -- prospector-agent --dump ----------------------------------------------------------------------
+
+# The separator before an object's name in its path (common/model.c); '/' for every other kind.
+PATH_SEPARATORS = {"column": ".", "primary_key": "#", "unique": "#", "check": "#",
+                   "foreign_key": "#", "index": "#"}
+REFS_ATTRS = {"columns", "ref_table", "ref_columns", "include", "partition_of", "depends_on",
+              "owned_by"}
+REF_SEP = "\x1f"
+ODBC_LOG_GLOBS = ("psqlodbc_*.log", "mylog_*.log", "sql.log")
+
+
+class DumpObj:
+    def __init__(self, kind, key, parent, name):
+        self.kind, self.key, self.parent, self.name = kind, key, parent, name
+        self.attrs, self.obs, self.path = {}, {}, None
+
+    def refs(self, attr):
+        v = self.attrs.get(attr)
+        return v.split(REF_SEP) if v else []
+
+    def __repr__(self):
+        return f"{self.kind} {self.path} {dump_json(self.attrs)}"
+
+
+def _fixture_unescape(s, refs=False):
+    out, i = [], 0
+    while i < len(s):
+        c = s[i]
+        if c == "\\" and i + 1 < len(s):
+            n = s[i + 1]
+            out.append({"n": "\n", "t": "\t", "r": "\r", "s": " "}.get(n, n))
+            i += 2
+            continue
+        out.append(REF_SEP if refs and c == "|" else c)
+        i += 1
+    return "".join(out)
+
+
+def parse_dump(text, source):
+    """`prospector-agent --dump` output (common/fixture.h) as {path: DumpObj}; paths as the collector
+    builds them (source/database/schema/table.column …). Raises ValueError on a malformed line."""
+    objs, current = {}, None
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        if line[0] in " \t":
+            if current is None or "=" not in line:
+                raise ValueError(f"dump line {n}: attribute outside an object: {line!r}")
+            name, _, value = line.strip().partition(" = ")
+            name = name.strip()
+            if name.startswith("obs."):
+                current.obs[name[4:]] = _fixture_unescape(value)
+            else:
+                current.attrs[name] = _fixture_unescape(value, refs=name in REFS_ATTRS)
+            continue
+        parts = line.split(" ", 3)
+        if len(parts) < 4:
+            raise ValueError(f"dump line {n}: expected 'kind key parent name': {line!r}")
+        kind, key, parent, name = parts
+        current = DumpObj(kind, _fixture_unescape(key), None if parent == "-" else _fixture_unescape(parent),
+                          _fixture_unescape(name))
+        objs[current.key] = current
+
+    def path_of(o, depth=0):
+        if o.path is None:
+            parent = objs.get(o.parent) if o.parent else None
+            if parent is None or depth > 32:
+                o.path = f"{source}/{o.name}"
+            else:
+                o.path = path_of(parent, depth + 1) + PATH_SEPARATORS.get(o.kind, "/") + o.name
+        return o.path
+
+    by_path = {}
+    for o in objs.values():
+        by_path[path_of(o)] = o
+    by_path_keys = {o.key: o for o in objs.values()}
+    return DumpResult(by_path, by_path_keys)
+
+
+class DumpResult(dict):
+    """{path: DumpObj}, with .by_key {key: DumpObj} for resolving REFS."""
+
+    def __init__(self, by_path, by_key):
+        super().__init__(by_path)
+        self.by_key = by_key
+
+    def ref_names(self, obj, attr):
+        return [self.by_key[k].name if k in self.by_key else f"?{k}" for k in obj.refs(attr)]
+
+    def ref_paths(self, obj, attr, strip=""):
+        out = []
+        for k in obj.refs(attr):
+            p = self.by_key[k].path if k in self.by_key else f"?{k}"
+            out.append(p[len(strip):] if strip and p.startswith(strip) else p)
+        return out
+
+    def children(self, obj, kind=None):
+        return [o for o in self.values() if o.parent == obj.key and (kind is None or o.kind == kind)]
+
+
 class World:
     """One suite's temp dir, collector, agents and CLI."""
 
@@ -266,6 +540,7 @@ class World:
         self.collector_port = None
         self.catalog = os.path.join(self.tmp, "catalog.db")
         self.closed = False
+        self.started = time.time()
         atexit.register(self.close)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
@@ -387,6 +662,72 @@ class World:
             if len(rows) != count:
                 stable_since, count = time.monotonic(), len(rows)
         return rows
+
+    def wait_crawls(self, source, count=2, timeout=60):
+        """Waits until the source's status shows count more finished crawls (last_end moved count
+        times); returns how many it saw. Deadline-based: a loaded machine only makes it slower."""
+        seen, last = 0, (self.source_status(source) or {}).get("last_end")
+        deadline = time.monotonic() + timeout
+        while seen < count and time.monotonic() < deadline:
+            time.sleep(0.3)
+            try:
+                now = (self.source_status(source) or {}).get("last_end")
+            except Exception:  # noqa: BLE001 - the catalog may be busy; try again
+                continue
+            if now and now != last:
+                seen, last = seen + 1, now
+        return seen
+
+    def wait_status(self, source, cond, timeout=60):
+        """Waits until cond(status of source) is true; returns that status, or None."""
+        def check():
+            st = self.source_status(source)
+            return st if st and cond(st) else None
+        return wait_for(check, timeout)
+
+    def dump(self, conf_text, source, name="dump", timeout=120):
+        """`prospector-agent -c CONF --dump SOURCE`: (exit status, DumpResult or None, stderr)."""
+        conf = self.write(f"{name}.conf", conf_text)
+        r = run([AGENT, "-c", conf, "--dump", source], timeout=timeout)
+        if r.returncode != 0:
+            return r.returncode, None, r.stderr
+        return 0, parse_dump(r.stdout, source), r.stderr
+
+    def leak_places(self, extra=None):
+        """Every text an operator or a reader of the catalog can see, by name: CLI outputs, daemon
+        logs, the catalog files and the agents' state files; for password leak checks."""
+        places = {
+            "status --json": self.cli("status", "--json").stdout,
+            "status": self.cli("status").stdout,
+            "history --json": self.cli("history", "--json").stdout,
+            "catalog --all --json": self.cli("catalog", "--all", "--json").stdout,
+        }
+        for proc in self.procs:
+            places[f"{proc.name} log"] = proc.output()
+        for root, _dirs, files in os.walk(self.tmp):
+            for f in files:
+                if f.endswith(".conf"):
+                    continue  # the configuration holds the passwords on purpose
+                p = os.path.join(root, f)
+                if f.endswith(".log") and any(p == proc.log_path for proc in self.procs):
+                    continue
+                try:
+                    with open(p, "rb") as fh:
+                        places[os.path.relpath(p, self.tmp)] = fh.read().decode("latin-1")
+                except OSError:
+                    pass
+        # Logs ODBC drivers write on their own (Debian's psqlODBC has CommLog=1; unixODBC's trace),
+        # the ones written since this world started.
+        for pattern in ODBC_LOG_GLOBS:
+            for p in glob.glob(os.path.join(tempfile.gettempdir(), pattern)):
+                try:
+                    if os.path.getmtime(p) >= self.started - 1:
+                        with open(p, "rb") as fh:
+                            places[p] = fh.read().decode("latin-1")
+                except OSError:
+                    pass
+        places.update(extra or {})
+        return places
 
     # -- the end ------------------------------------------------------------------------------
 
