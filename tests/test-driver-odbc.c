@@ -43,6 +43,7 @@
 #include "driver.h"
 #include "fixture.h"
 #include "snapshot.h"
+#include "driver-test.h"
 #include "tap.h"
 #include "xmalloc.h"
 
@@ -168,36 +169,11 @@ static void dump(const struct snapshot *s)
 	free(buf);
 }
 
-/* One open + crawl + finish through the registry, with a source named "t". */
-static int crawl_conf(const struct source_conf *conf, struct snapshot **ret_snap, char *err)
-{
-	const struct driver_ops *drv = driver_lookup("odbc");
-	struct snapshot *snap = snapshot_new("t");
-	void *h = NULL;
-	int r;
-
-	err[0] = '\0';
-	r = drv->open(conf, &h, err);
-	if (r == 0)
-		r = drv->crawl(h, snap, err);
-	if (r == 0 && snapshot_finish(snap) != 0) {
-		snprintf(err, DRIVER_ERRLEN, "snapshot_finish: %s", snap->error);
-		r = -1;
-	}
-	if (h)
-		drv->close(h);
-	if (r == 0 && ret_snap)
-		*ret_snap = snap;
-	else
-		snapshot_free(snap);
-	return r;
-}
-
 static int crawl(const char *conninfo, struct snapshot **ret_snap, char *err)
 {
 	struct source_conf conf = { .name = "t", .driver = "odbc", .conninfo = (char *)conninfo, .timeout = 20 };
 
-	return crawl_conf(&conf, ret_snap, err);
+	return driver_test_crawl(&conf, ret_snap, err);
 }
 
 /* Skips one part: a passing "# SKIP" line, or a failure when live servers are required. */
@@ -557,7 +533,7 @@ static void check_sqlite_scope(const char *ci)
 				    .exclude = "main.orders" };
 	char err[DRIVER_ERRLEN];
 	struct snapshot *s = NULL;
-	int r = crawl_conf(&conf, &s, err);
+	int r = driver_test_crawl(&conf, &s, err);
 
 	/* the source drops out-of-scope tables; the driver only skips their key calls */
 	ok(r == 0 && snapshot_find(s, "r:main/orders") && !snapshot_find(s, "c:main/orders/orders_pkey") &&

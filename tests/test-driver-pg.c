@@ -18,6 +18,7 @@
 #include "config.h"
 #include "driver.h"
 #include "snapshot.h"
+#include "driver-test.h"
 #include "tap.h"
 #include "utf8.h"
 #include "xmalloc.h"
@@ -227,27 +228,9 @@ static char *conninfo_for(const char *extra)
 /* One open + crawl + finish with the driver found in the registry. */
 static int crawl(const char *conninfo, unsigned timeout, struct snapshot **ret_snap, char *err)
 {
-	const struct driver_ops *drv = driver_lookup("pg");
 	struct source_conf conf = { .name = "t", .driver = "pg", .conninfo = (char *)conninfo, .timeout = timeout };
-	struct snapshot *snap = snapshot_new("t");
-	void *h = NULL;
-	int r;
 
-	err[0] = '\0';
-	r = drv->open(&conf, &h, err);
-	if (r == 0)
-		r = drv->crawl(h, snap, err);
-	if (r == 0 && snapshot_finish(snap) != 0) {
-		snprintf(err, DRIVER_ERRLEN, "snapshot_finish: %s", snap->error);
-		r = -1;
-	}
-	if (h)
-		drv->close(h);
-	if (r == 0 && ret_snap)
-		*ret_snap = snap;
-	else
-		snapshot_free(snap);
-	return r;
+	return driver_test_crawl(&conf, ret_snap, err);
 }
 
 /* The expected path of an object, "t/<database>/<rest>"; valid until the eighth call after. */

@@ -1,0 +1,35 @@
+/*
+ * What the live driver tests share: one open + crawl + finish through the driver registry, as the
+ * agent does it, with the snapshot handed back finished (or freed on failure).
+ */
+#pragma once
+
+#include <stdio.h>
+
+#include "config.h"
+#include "driver.h"
+#include "snapshot.h"
+
+static inline int driver_test_crawl(const struct source_conf *conf, struct snapshot **ret_snap, char *err)
+{
+	const struct driver_ops *drv = driver_lookup(conf->driver);
+	struct snapshot *snap = snapshot_new(conf->name);
+	void *h = NULL;
+	int r;
+
+	err[0] = '\0';
+	r = drv->open(conf, &h, err);
+	if (r == 0)
+		r = drv->crawl(h, snap, err);
+	if (r == 0 && snapshot_finish(snap) != 0) {
+		snprintf(err, DRIVER_ERRLEN, "snapshot_finish: %s", snap->error);
+		r = -1;
+	}
+	if (h)
+		drv->close(h);
+	if (r == 0 && ret_snap)
+		*ret_snap = snap;
+	else
+		snapshot_free(snap);
+	return r;
+}
