@@ -15,6 +15,8 @@
 #define DEFAULT_TIMEOUT 30
 #define DEFAULT_HEARTBEAT 30
 #define DEFAULT_MAX_BATCH (1024 * 1024)
+#define DEFAULT_SPLAY 10
+#define DEFAULT_MASS_DROP_PERCENT 50
 
 static const struct conf_key agent_keys[] = {
 	{ "id", CONF_STRING, true, offsetof(struct agent_conf, id) },
@@ -22,6 +24,7 @@ static const struct conf_key agent_keys[] = {
 	{ "state_dir", CONF_STRING, false, offsetof(struct agent_conf, state_dir) },
 	{ "heartbeat", CONF_DURATION, false, offsetof(struct agent_conf, heartbeat) },
 	{ "max_batch_bytes", CONF_UINT, false, offsetof(struct agent_conf, max_batch_bytes) },
+	{ "splay", CONF_DURATION, false, offsetof(struct agent_conf, splay) },
 	{ NULL, 0, false, 0 },
 };
 
@@ -35,6 +38,7 @@ static const struct conf_key source_keys[] = {
 	{ "include", CONF_LIST, false, offsetof(struct source_conf, include) },
 	{ "exclude", CONF_LIST, false, offsetof(struct source_conf, exclude) },
 	{ "fixture", CONF_STRING, false, offsetof(struct source_conf, fixture) },
+	{ "mass_drop_percent", CONF_UINT, false, offsetof(struct source_conf, mass_drop_percent) },
 	{ NULL, 0, false, 0 },
 };
 
@@ -88,6 +92,9 @@ static int source_check(const struct agent_conf *ac, const struct source_conf *s
 			return conf_error(err, errlen, ac->path, sc->line, "source '%s' is defined twice", sc->name);
 	if (sc->interval == 0)
 		return conf_error(err, errlen, ac->path, sc->line, "%s: interval must be at least 1s", sc->name);
+	if (sc->mass_drop_percent > 100)
+		return conf_error(err, errlen, ac->path, sc->line, "%s: mass_drop_percent is a percentage, 0 to 100",
+				  sc->name);
 	return 0;
 }
 
@@ -104,6 +111,7 @@ static int agent_conf_source(struct conf *c, const struct conf_section *s, struc
 	sc->line = s->line;
 	sc->interval = DEFAULT_INTERVAL;
 	sc->timeout = DEFAULT_TIMEOUT;
+	sc->mass_drop_percent = DEFAULT_MASS_DROP_PERCENT;
 	if (conf_apply(c, s, source_keys, sc)) {
 		snprintf(err, errlen, "%s", c->error);
 		return 1;
@@ -159,6 +167,7 @@ int agent_conf_load(const char *path, struct agent_conf **ret_conf, char *err, s
 	ac->path = xstrdup(path);
 	ac->heartbeat = DEFAULT_HEARTBEAT;
 	ac->max_batch_bytes = DEFAULT_MAX_BATCH;
+	ac->splay = DEFAULT_SPLAY;
 	r = agent_conf_sections(c, ac, err, errlen);
 	conf_free(c);
 	if (r) {

@@ -19,6 +19,7 @@ struct source_conf {
 	char *include;       /* comma-separated fnmatch patterns over "schema.table"; NULL = all */
 	char *exclude;
 	char *fixture;       /* driver "fixture": the schema file to read */
+	unsigned mass_drop_percent; /* a crawl dropping more of the tables than this is confirmed first */
 };
 
 struct agent_conf {
@@ -28,6 +29,7 @@ struct agent_conf {
 	char *state_dir;
 	unsigned heartbeat;  /* seconds */
 	unsigned max_batch_bytes;
+	unsigned splay;      /* seconds: first crawls spread over this long */
 	struct source_conf *sources;
 	size_t nsources;
 };

@@ -75,6 +75,7 @@ static const char help_text[] =
 	"    state_dir       where state.db lives (default /var/lib/prospector)\n"
 	"    heartbeat       how often probe status is sent (default 30s)\n"
 	"    max_batch_bytes largest batch sent (default 1048576; the collector may ask for less)\n"
+	"    splay           first crawls start at a random moment within this (default 10s)\n"
 	"\n"
 	"    [source \"NAME\"]   NAME starts every object path: NAME/database/schema/table.column\n"
 	"    driver          pg (PostgreSQL via libpq), mysql (MySQL/MariaDB), odbc (anything with an\n"
@@ -89,6 +90,8 @@ static const char help_text[] =
 	"    department      the owning department, shown in the catalog\n"
 	"    system          the information system the database belongs to\n"
 	"    fixture         fixture: the schema file to read\n"
+	"    mass_drop_percent  a crawl that would drop more than this share of the tables and views\n"
+	"                    is confirmed by a second crawl before anything is sent (default 50)\n"
 	"\n"
 	"EXIT STATUS\n"
 	"    0 success; 1 a configuration, state or delivery error; 2 bad usage.\n"
@@ -353,6 +356,8 @@ int main(int argc, char **argv)
 		if (opt.once) {
 			r = agent_once(&a, opt.once_timeout);
 		} else {
+			for (size_t i = 0; i < a.nsources; i++)
+				source_splay(a.sources[i], time_mono_ms(), a.conf->splay);
 			while (!quit)
 				agent_turn(&a);
 			log_info("agent %s stopping", a.conf->id);

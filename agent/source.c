@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "diff.h"
 #include "log.h"
 #include "redact.h"
@@ -34,9 +36,34 @@ void source_free(struct source *src)
 	free(src);
 }
 
+/* After a failed crawl the next try comes sooner than the interval: 5 s, doubling with each
+ * failure, capped at the interval, with ±20 % jitter so that a fleet that lost one database does
+ * not come back to it in step. */
+#define RETRY_FIRST_MS 5000
+
+static uint64_t source_jitter(uint64_t ms)
+{
+	return ms - ms / 5 + randombytes_uniform((uint32_t)(ms * 2 / 5 + 1));
+}
+
 void source_schedule(struct source *src, uint64_t now_mono_ms)
 {
-	src->next_run = now_mono_ms + (uint64_t)src->interval * 1000;
+	uint64_t delay = (uint64_t)src->interval * 1000;
+
+	if (src->failures) {
+		uint64_t backoff = (uint64_t)RETRY_FIRST_MS << (src->failures > 16 ? 16 : src->failures - 1);
+
+		if (backoff < delay)
+			delay = source_jitter(backoff);
+	}
+	src->next_run = now_mono_ms + delay;
+}
+
+void source_splay(struct source *src, uint64_t now_mono_ms, unsigned splay_s)
+{
+	uint64_t window = (uint64_t)(splay_s < src->interval ? splay_s : src->interval) * 1000;
+
+	src->next_run = now_mono_ms + (window ? randombytes_uniform((uint32_t)window) : 0);
 }
 
 static void source_complain(struct source *src, int code)
@@ -295,6 +322,71 @@ static int source_deliver(struct source *src, struct state *st, struct snapshot 
 	return r;
 }
 
+/* A crawl's view of the source: the snapshot, with what a partial scope hid carried over. */
+static int source_observe(struct source *src, const struct snapshot *old, struct snapshot **ret_new)
+{
+	int r;
+
+	src->status.warning[0] = '\0';
+	r = source_snapshot(src, old ? old->root : NULL, ret_new);
+	if (r == 0 && source_carry_over(src, old, *ret_new) != 0) {
+		snprintf(src->status.error, sizeof(src->status.error), "carrying over unseen objects: %s",
+			 (*ret_new)->error);
+		r = DRIVER_E_QUERY;
+	}
+	return r;
+}
+
+static bool source_is_relation(const struct obj *o)
+{
+	return o->kind == OBJ_TABLE || o->kind == OBJ_VIEW || o->kind == OBJ_MATVIEW;
+}
+
+/* True when new would drop more than the configured share of old's tables and views. */
+static bool source_mass_drop(const struct source *src, const struct snapshot *old, const struct snapshot *new,
+			     size_t *ret_dropped, size_t *ret_total)
+{
+	size_t total = 0, dropped = 0;
+
+	for (size_t i = 0; old && i < old->nobjs; i++) {
+		if (!source_is_relation(old->objs[i]))
+			continue;
+		total++;
+		dropped += !snapshot_find(new, old->objs[i]->key);
+	}
+	*ret_dropped = dropped;
+	*ret_total = total;
+	return dropped && src->conf->mass_drop_percent < 100 &&
+	       dropped * 100 > (size_t)src->conf->mass_drop_percent * total;
+}
+
+/*
+ * DESIGN §3.3: a crawl that would drop a large share of a source is held and confirmed by a second
+ * complete crawl a moment later; only when that one agrees is anything sent (a database restored
+ * into place, a half-privileged account or a mounted-wrong volume must not wipe the catalog).
+ */
+static int source_confirm_drops(struct source *src, const struct snapshot *old, struct snapshot **new)
+{
+	size_t dropped, total;
+	int r;
+
+	if (!source_mass_drop(src, old, *new, &dropped, &total))
+		return 0;
+	log_warnx("source %s: this crawl would drop %zu of %zu tables and views; holding it for a second crawl",
+		  src->conf->name, dropped, total);
+	snapshot_free(*new);
+	*new = NULL;
+	source_pause();
+	r = source_observe(src, old, new);
+	if (r == 0 && source_mass_drop(src, old, *new, &dropped, &total)) {
+		log_warnx("source %s: a second crawl confirms: %zu of %zu tables and views are gone", src->conf->name,
+			  dropped, total);
+		snprintf(src->status.warning, sizeof(src->status.warning),
+			 "mass drop confirmed by a second crawl: %zu of %zu tables and views", dropped, total);
+	}
+	return r;
+}
+
 int source_run(struct source *src, struct state *st, size_t max_batch_bytes, size_t *ret_batches)
 {
 	struct snapshot *new = NULL, *old = NULL;
@@ -313,11 +405,9 @@ int source_run(struct source *src, struct state *st, size_t max_batch_bytes, siz
 	if (r)
 		snprintf(src->status.error, sizeof(src->status.error), "%s", state_error(st));
 	else
-		r = source_snapshot(src, old ? old->root : NULL, &new);
-	if (r == 0 && source_carry_over(src, old, new) != 0) {
-		snprintf(src->status.error, sizeof(src->status.error), "carrying over unseen objects: %s", new->error);
-		r = DRIVER_E_QUERY;
-	}
+		r = source_observe(src, old, &new);
+	if (r == 0)
+		r = source_confirm_drops(src, old, &new);
 	if (r == 0 && !source_unchanged(old, new))
 		r = source_deliver(src, st, old, new, max_batch_bytes, ret_batches);
 	src->status.last_end = time_now_ms();

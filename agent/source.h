@@ -47,5 +47,8 @@ int source_run(struct source *src, struct state *st, size_t max_batch_bytes, siz
 /* Crawls into a finished, scope-filtered snapshot. When the driver's catalog is not transactional and
  * the result differs from old_root (NULL: unknown), crawls again until two crawls agree. */
 int source_snapshot(struct source *src, const unsigned char *old_root, struct snapshot **ret_snap);
-/* Schedules the next run after now, with the interval. */
+/* Schedules the next run after now: the interval, or a capped, jittered backoff after failures. */
 void source_schedule(struct source *src, uint64_t now_mono_ms);
+/* The first run of a daemon: at a random moment within the splay (or the interval, if shorter), so
+ * that a fleet started together does not probe in lock-step. */
+void source_splay(struct source *src, uint64_t now_mono_ms, unsigned splay_s);

@@ -52,7 +52,8 @@ static bool stored_has(struct state *st, const char *key)
 
 int main(void)
 {
-	struct source_conf conf = { .name = "hr", .driver = "fixture", .interval = 60, .fixture = fixture };
+	struct source_conf conf = { .name = "hr", .driver = "fixture", .interval = 60, .fixture = fixture,
+				    .mass_drop_percent = 50 };
 	struct state *st;
 	struct source *src;
 	char err[512], cmd[400];
@@ -89,6 +90,30 @@ int main(void)
 	write_fixture("database d:1 - db\nnot a kind\n");
 	run(src, st, DRIVER_E_QUERY, "unparsable fixture");
 	ok(stored_has(st, "r:1"), "…and so does an unreadable one");
+
+	/* A crawl that would drop most tables is confirmed by a second one before anything is sent. */
+	write_fixture("database d:1 - db\nschema n:1 d:1 shop\ntable r:1 n:1 orders\ncolumn a:1:1 r:1 id\n"
+		      "\ttype = integer\ntable r:3 n:1 a\ntable r:4 n:1 b\ntable r:5 n:1 c\n");
+	run(src, st, 0, "four tables");
+	write_fixture("database d:1 - db\nschema n:1 d:1 shop\ntable r:1 n:1 orders\ncolumn a:1:1 r:1 id\n"
+		      "\ttype = integer\n");
+	is_int(run(src, st, 0, "three of four tables gone"), 1, "a confirmed mass drop is delivered");
+	is_str(src->status.warning, "mass drop confirmed by a second crawl: 3 of 4 tables and views",
+	       "the status says it was confirmed");
+
+	/* Failures retry sooner than the interval, with jitter; first runs are spread by the splay. */
+	src->failures = 1;
+	source_schedule(src, 1000000);
+	ok(src->next_run >= 1000000 + 4000 && src->next_run <= 1000000 + 6000, "first retry after 5 s ± 20%% (%llu)",
+	   (unsigned long long)(src->next_run - 1000000));
+	src->failures = 10;
+	source_schedule(src, 1000000);
+	is_int(src->next_run - 1000000, 60000, "backoff is capped at the interval");
+	src->failures = 0;
+	source_schedule(src, 1000000);
+	is_int(src->next_run - 1000000, 60000, "a healthy source runs on its interval");
+	source_splay(src, 1000000, 10);
+	ok(src->next_run >= 1000000 && src->next_run < 1000000 + 10000, "splay within 10 s");
 
 	source_free(src);
 	state_close(st);
