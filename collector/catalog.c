@@ -66,7 +66,22 @@ static const char schema_sql[] =
 	" recorded INTEGER, PRIMARY KEY(agent_id, incarnation, seq)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS staging(agent_id TEXT, source TEXT, key TEXT, object BLOB,"
 	" PRIMARY KEY(agent_id, source, key)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS commands(id INTEGER PRIMARY KEY, source TEXT NOT NULL,"
+	" kind TEXT NOT NULL, interval_s INTEGER, created INTEGER NOT NULL, sent INTEGER);"
+	"CREATE INDEX IF NOT EXISTS commands_unsent ON commands(id) WHERE sent IS NULL;"
 	"INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');";
+
+/*
+ * Columns added to a table after schema_version 1 shipped: CREATE TABLE IF NOT EXISTS leaves an
+ * existing catalog's table as it was, so each is added by ALTER TABLE when pragma table_info does
+ * not list it. Additions only, all nullable: an older reader never notices them.
+ */
+static const struct {
+	const char *table, *column, *decl;
+} schema_columns[] = {
+	{ "sources", "last_warning", "TEXT" },
+	{ "sources", "interval_override", "INTEGER" }, /* seconds, set by 'prospector interval' */
+};
 
 enum stmt {
 	ST_BEGIN,
@@ -100,6 +115,9 @@ enum stmt {
 	ST_STAGE_PUT,
 	ST_STAGE_LOAD,
 	ST_STAGE_CLEAR,
+	ST_COMMANDS_PENDING,
+	ST_COMMAND_SENT,
+	ST_OVERRIDES,
 	ST_COUNT
 };
 
@@ -170,6 +188,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_STAGE_PUT] = "INSERT OR REPLACE INTO staging(agent_id, source, key, object) VALUES(?1, ?2, ?3, ?4)",
 	[ST_STAGE_LOAD] = "SELECT object FROM staging WHERE agent_id = ?1 AND source = ?2",
 	[ST_STAGE_CLEAR] = "DELETE FROM staging WHERE agent_id = ?1 AND source = ?2",
+	/* A command for a source nobody owns (any more) has no agent: it waits like any other. */
+	[ST_COMMANDS_PENDING] = "SELECT c.id, c.source, c.kind, c.interval_s, s.agent_id FROM commands c"
+				" LEFT JOIN sources s ON s.name = c.source WHERE c.sent IS NULL ORDER BY c.id",
+	[ST_COMMAND_SENT] = "UPDATE commands SET sent = ?2 WHERE id = ?1",
+	[ST_OVERRIDES] = "SELECT name, interval_override FROM sources"
+			 " WHERE agent_id = ?1 AND interval_override > 0 ORDER BY name",
 };
 
 struct catalog {
@@ -340,12 +364,52 @@ static int cat_check_version(struct catalog *c)
 	return 0;
 }
 
+/* 1 when table has column, 0 when not, negative on failure. */
+static int cat_has_column(struct catalog *c, const char *table, const char *column)
+{
+	sqlite3_stmt *st;
+	int rc, found = 0;
+
+	if (sqlite3_prepare_v2(c->db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return cat_sqlerr(c, SQLITE_ERROR);
+	bind_str(st, 1, table);
+	bind_str(st, 2, column);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		found = 1;
+	else if (rc != SQLITE_DONE)
+		found = cat_sqlerr(c, rc);
+	sqlite3_finalize(st);
+	return found;
+}
+
+static int cat_add_columns(struct catalog *c)
+{
+	char sql[256];
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < sizeof(schema_columns) / sizeof(schema_columns[0]); i++) {
+		r = cat_has_column(c, schema_columns[i].table, schema_columns[i].column);
+		if (r != 0) {
+			r = r > 0 ? 0 : r;
+			continue;
+		}
+		snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s", schema_columns[i].table,
+			 schema_columns[i].column, schema_columns[i].decl);
+		r = cat_exec(c, sql);
+	}
+	return r;
+}
+
 static int cat_schema(struct catalog *c)
 {
 	int r = cat_exec(c, "BEGIN IMMEDIATE");
 
 	if (r == 0)
 		r = cat_exec(c, schema_sql);
+	if (r == 0)
+		r = cat_add_columns(c);
 	if (r == 0)
 		r = cat_check_version(c);
 	if (r == 0)
@@ -549,6 +613,72 @@ int catalog_probe_update(struct catalog *c, const char *agent_id, const struct c
 	bind_str(st, 10, p->root_hash ? hex : NULL);
 	bind_str(st, 11, p->warning);
 	return cat_run(c, ST_SOURCE_PROBE);
+}
+
+/* --- commands ------------------------------------------------------------------------------- */
+
+/* Command kinds as the commands table spells them. */
+static const char *const command_kinds[] = {
+	[CATALOG_CMD_PROBE_NOW] = "probe_now",
+	[CATALOG_CMD_SET_INTERVAL] = "set_interval",
+};
+
+static int cat_command_kind(const char *name)
+{
+	for (size_t i = 0; name && i < sizeof(command_kinds) / sizeof(command_kinds[0]); i++)
+		if (strcmp(command_kinds[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+int catalog_commands_pending(struct catalog *c, catalog_command_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = c->st[ST_COMMANDS_PENDING];
+	int r;
+
+	while ((r = cat_row(c, ST_COMMANDS_PENDING)) > 0) {
+		struct catalog_command cmd = {
+			.id = sqlite3_column_int64(st, 0), .source = col_str(st, 1),
+			.kind = cat_command_kind(col_str(st, 2)),
+			.interval_s = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 3),
+			.agent_id = col_str(st, 4),
+		};
+
+		if ((r = fn(ctx, &cmd)) != 0) {
+			sqlite3_reset(st);
+			return r;
+		}
+	}
+	return r;
+}
+
+int catalog_command_sent(struct catalog *c, int64_t id, uint64_t now_ms)
+{
+	sqlite3_stmt *st = c->st[ST_COMMAND_SENT];
+
+	sqlite3_bind_int64(st, 1, id);
+	bind_u64(st, 2, now_ms);
+	return cat_run(c, ST_COMMAND_SENT);
+}
+
+int catalog_interval_overrides(struct catalog *c, const char *agent_id, catalog_command_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = c->st[ST_OVERRIDES];
+	int r;
+
+	bind_str(st, 1, agent_id);
+	while ((r = cat_row(c, ST_OVERRIDES)) > 0) {
+		struct catalog_command cmd = {
+			.id = -1, .source = col_str(st, 0), .kind = CATALOG_CMD_SET_INTERVAL,
+			.interval_s = sqlite3_column_int64(st, 1), .agent_id = agent_id,
+		};
+
+		if ((r = fn(ctx, &cmd)) != 0) {
+			sqlite3_reset(st);
+			return r;
+		}
+	}
+	return r;
 }
 
 /* --- batches -------------------------------------------------------------------------------- */

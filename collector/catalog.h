@@ -92,6 +92,36 @@ struct catalog_probe {
 /* Updates a source's probe status; CATALOG_E_SOURCE_OWNED when agent_id does not own it. */
 int catalog_probe_update(struct catalog *c, const char *agent_id, const struct catalog_probe *p);
 
+/* --- commands ------------------------------------------------------------------------------- */
+
+/*
+ * Probe control (prospector probe / interval): the CLI queues rows in the commands table and sets
+ * sources.interval_override; the collector sends each unsent row to the agent that owns the source
+ * and marks it sent, and repeats every interval override to an agent whenever it says HELLO.
+ */
+enum catalog_cmd_kind {
+	CATALOG_CMD_PROBE_NOW,    /* "probe_now" */
+	CATALOG_CMD_SET_INTERVAL, /* "set_interval" */
+};
+
+struct catalog_command {
+	int64_t id;           /* the commands row; -1 for an interval override */
+	const char *source;
+	int kind;             /* enum catalog_cmd_kind, or -1 for a kind this build does not know */
+	int64_t interval_s;   /* -1: none */
+	const char *agent_id; /* the source's owner; NULL when no agent owns it */
+};
+
+/* Called once per command; the strings live until it returns. Nonzero stops the walk and is
+ * returned. */
+typedef int (*catalog_command_fn)(void *ctx, const struct catalog_command *cmd);
+
+/* Every unsent command, oldest first. Reads outside a transaction are fine: one statement. */
+int catalog_commands_pending(struct catalog *c, catalog_command_fn fn, void *ctx);
+int catalog_command_sent(struct catalog *c, int64_t id, uint64_t now_ms);
+/* A set_interval for each of agent_id's sources that has an interval override. */
+int catalog_interval_overrides(struct catalog *c, const char *agent_id, catalog_command_fn fn, void *ctx);
+
 /* --- batches -------------------------------------------------------------------------------- */
 
 /* The batch being applied: who sent it, where it goes, and when. */

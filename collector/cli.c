@@ -5,7 +5,8 @@
  *
  * This file owns the command table, the global options, where the catalog is found and the
  * manuals; each command lives in its own cli_<command>.c. The catalog is opened read-only, so the
- * tool is safe beside a running collector and cannot alter what auditors rely on.
+ * tool is safe beside a running collector and cannot alter what auditors rely on; probe and
+ * interval alone open it read-write, and write nothing but the collector's command queue.
  */
 #include "cli.h"
 
@@ -58,6 +59,10 @@ static const struct cli_command cli_commands[] = {
 		cli_history_help, true },
 	{ "graph", cli_graph, "print the relationship graph (foreign keys, views, partitions)",
 		"graph [--format dot|json] [--source S] [--json]", cli_graph_help, true },
+	{ "probe", cli_probe, "ask the agent of a source to crawl it now",
+		"probe SOURCE [--json]", cli_probe_help, true },
+	{ "interval", cli_interval, "change how often a source is crawled, centrally",
+		"interval SOURCE DURATION [--json]", cli_interval_help, true },
 	{ "help", cli_help_cmd, "print the manual of a command", "help [COMMAND]", cli_help_help, false },
 };
 
@@ -69,7 +74,8 @@ static const char cli_main_description[] =
 	"       probes, the living catalog of databases, schemas, tables, views, columns, constraints\n"
 	"       and indexes, the relationships between them, and the append-only, hash-chained history\n"
 	"       of every schema change. It opens the catalog read-only, so it is safe to run beside a\n"
-	"       running collector and it never changes what auditors rely on.\n"
+	"       running collector and it never changes what auditors rely on. Only probe and interval\n"
+	"       write, and only to the queue of commands the collector sends to agents.\n"
 	"\n"
 	"       Object paths are source/database/schema/table, with '.' before a column name and '#'\n"
 	"       before a constraint or index name, e.g. hr/hr/public/employees.salary. Times are\n"
@@ -122,6 +128,7 @@ static const char cli_main_examples[] =
 	"       prospector show hr/hr/public/employees\n"
 	"       prospector history --since -2h --severity breaking\n"
 	"       prospector graph --source hr | dot -Tsvg > hr.svg\n"
+	"       prospector interval hr 15m\n"
 	"       prospector catalog --json | jq -r '.objects[].path'\n";
 
 static const struct cli_command *cli_command_lookup(const char *name)
@@ -303,7 +310,7 @@ int main(int argc, char **argv)
 		return CLI_EXIT_OK;
 	}
 	if (first >= argc)
-		return cli_usage(&c, "no COMMAND given (one of status, catalog, show, history, graph, help)");
+		return cli_usage(&c, "no COMMAND given (one of status, catalog, show, history, graph, probe, interval, help)");
 	r = cli_run(&c, &g, argc - first, argv + first);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		log_warn("error writing standard output");

@@ -5,7 +5,8 @@
  * cli.c owns the command table, the global options and the help; each cli_<group>.c implements one
  * command, reading the collector's catalog through SQL only (the CLI does not link the collector
  * library). A handler parses its own options with cli_parse (cli_util.h), opens the catalog with
- * cli_open and returns the process exit status.
+ * cli_open and returns the process exit status. Only probe and interval (cli_control.c) open the
+ * catalog read-write, to queue a command for the collector.
  */
 #pragma once
 
@@ -37,6 +38,9 @@ int cli_catalog(struct cli *c, int argc, char **argv);
 int cli_show(struct cli *c, int argc, char **argv);
 int cli_history(struct cli *c, int argc, char **argv);
 int cli_graph(struct cli *c, int argc, char **argv);
+/* The two commands that write the catalog: they queue a probe command (cli_control.c). */
+int cli_probe(struct cli *c, int argc, char **argv);
+int cli_interval(struct cli *c, int argc, char **argv);
 
 /* The DESCRIPTION, OPTIONS and EXAMPLES sections of each command's manual; cli.c adds NAME,
  * SYNOPSIS and EXIT STATUS around them. */
@@ -45,3 +49,5 @@ extern const char cli_catalog_help[];
 extern const char cli_show_help[];
 extern const char cli_history_help[];
 extern const char cli_graph_help[];
+extern const char cli_probe_help[];
+extern const char cli_interval_help[];

@@ -189,6 +189,27 @@ static void reply_nack(struct ingest_replies *out, uint64_t incarnation, uint64_
 	reply(out, &env);
 }
 
+static void encode_command(struct buf *out, const struct catalog_command *cmd)
+{
+	static const Prospector__CommandKind kinds[] = {
+		[CATALOG_CMD_PROBE_NOW] = PROSPECTOR__COMMAND_KIND__CMD_PROBE_NOW,
+		[CATALOG_CMD_SET_INTERVAL] = PROSPECTOR__COMMAND_KIND__CMD_SET_INTERVAL,
+	};
+	Prospector__Envelope env = PROSPECTOR__ENVELOPE__INIT;
+	Prospector__Command c = PROSPECTOR__COMMAND__INIT;
+
+	c.kind = kinds[cmd->kind];
+	c.source = (char *)cmd->source;
+	if (cmd->kind == CATALOG_CMD_SET_INTERVAL && cmd->interval_s > 0 && cmd->interval_s <= UINT32_MAX) {
+		c.has_interval_s = true;
+		c.interval_s = (uint32_t)cmd->interval_s;
+	}
+	env.body_case = PROSPECTOR__ENVELOPE__BODY_COMMAND;
+	env.command = &c;
+	buf_init(out);
+	wire_encode_envelope(&env, out);
+}
+
 static void reply_resync(struct ingest_replies *out, const char *source, const char *reason)
 {
 	Prospector__Envelope env = PROSPECTOR__ENVELOPE__INIT;
@@ -251,6 +272,43 @@ static int ingest_storage_failed(struct ingest *ing, int r, const char *what)
 	return r;
 }
 
+/* What HELLO needs to decide which interval overrides the agent lacks. */
+struct hello_overrides {
+	const Prospector__Hello *hello;
+	struct ingest_replies *out;
+};
+
+/* The agent reports the interval each source runs at; an override it does not run at yet (it was
+ * restarted and read its configuration again) is sent again, so that the override outlives
+ * restarts of either side. */
+static int hello_override(void *ctx, const struct catalog_command *cmd)
+{
+	struct hello_overrides *ho = ctx;
+
+	for (size_t i = 0; i < ho->hello->n_sources; i++) {
+		const Prospector__SourceInfo *si = ho->hello->sources[i];
+
+		if (strcmp(si->name, cmd->source) != 0)
+			continue;
+		if (si->has_interval_s && (int64_t)si->interval_s == cmd->interval_s)
+			return 0;
+		log_info("source %s: sending the interval override of %" PRId64 "s", cmd->source, cmd->interval_s);
+		xgrow(&ho->out->msgs, &ho->out->cap, ho->out->n + 1, sizeof(*ho->out->msgs));
+		encode_command(&ho->out->msgs[ho->out->n++], cmd);
+		return 0;
+	}
+	return 0;
+}
+
+static void hello_send_overrides(struct ingest *ing, const char *id, const Prospector__Hello *h,
+				 struct ingest_replies *out)
+{
+	struct hello_overrides ho = { h, out };
+
+	if (catalog_interval_overrides(ing->cat, id, hello_override, &ho) < 0)
+		log_warnx("agent %s: cannot read interval overrides: %s", id, catalog_error(ing->cat));
+}
+
 static void hello_resync_all(struct ingest_replies *out, const Prospector__Hello *h)
 {
 	for (size_t i = 0; i < h->n_sources; i++)
@@ -284,6 +342,7 @@ static int ingest_hello(struct ingest *ing, const struct ingest_peer *peer, cons
 	log_info("agent %s (incarnation %" PRIu64 ", %s) said hello; expecting batch %" PRIu64, id,
 		 h->incarnation, h->version ? h->version : "unknown version", last + 1);
 	reply_welcome(out, last + 1, ing->max_batch_bytes);
+	hello_send_overrides(ing, id, h, out);
 	if (lost)
 		hello_resync_all(out, h);
 	return 0;
@@ -582,6 +641,68 @@ static int ingest_heartbeat(struct ingest *ing, const struct ingest_peer *peer, 
 	if (r == 0)
 		r = catalog_commit(ing->cat);
 	return r ? ingest_storage_failed(ing, r, "heartbeat") : 0;
+}
+
+/* --- commands ------------------------------------------------------------------------------ */
+
+/* One walk over the queued commands: what went out, to be marked sent after the walk. */
+struct command_walk {
+	struct ingest *ing;
+	ingest_send_fn send;
+	void *ctx;
+	int64_t *sent;
+	size_t nsent, cap;
+};
+
+static struct session *session_by_agent(struct ingest *ing, const char *agent_id)
+{
+	for (size_t i = 0; agent_id && i < ing->nsessions; i++)
+		if (strcmp(ing->sessions[i].agent_id, agent_id) == 0)
+			return &ing->sessions[i];
+	return NULL;
+}
+
+static int command_walk_one(void *ctx, const struct catalog_command *cmd)
+{
+	struct command_walk *w = ctx;
+	struct session *s = session_by_agent(w->ing, cmd->agent_id);
+	struct buf msg;
+	int r;
+
+	if (cmd->kind < 0) {
+		log_warnx("command %" PRId64 " for source %s: unknown kind; dropped", cmd->id, cmd->source);
+		xgrow(&w->sent, &w->cap, w->nsent + 1, sizeof(*w->sent));
+		w->sent[w->nsent++] = cmd->id;
+		return 0;
+	}
+	if (!s)
+		return 0; /* the agent is not connected: the command waits for its HELLO */
+	encode_command(&msg, cmd);
+	r = w->send(w->ctx, s->rid, s->rid_len, &msg);
+	buf_free(&msg);
+	if (r != 0) {
+		log_debug("command %" PRId64 " for agent %s not sent; it stays queued", cmd->id, s->agent_id);
+		return 0;
+	}
+	log_info("sent %s for source %s to agent %s", cmd->kind == CATALOG_CMD_PROBE_NOW ? "probe_now" : "set_interval",
+		 cmd->source, s->agent_id);
+	xgrow(&w->sent, &w->cap, w->nsent + 1, sizeof(*w->sent));
+	w->sent[w->nsent++] = cmd->id;
+	return 0;
+}
+
+int ingest_send_commands(struct ingest *ing, ingest_send_fn send, void *ctx)
+{
+	struct command_walk w = { .ing = ing, .send = send, .ctx = ctx };
+	uint64_t now = time_now_ms();
+	int r = catalog_commands_pending(ing->cat, command_walk_one, &w);
+
+	for (size_t i = 0; r == 0 && i < w.nsent; i++)
+		r = catalog_command_sent(ing->cat, w.sent[i], now);
+	if (r)
+		log_warnx("commands: %s", catalog_error(ing->cat));
+	free(w.sent);
+	return r;
 }
 
 /* --- dispatch ------------------------------------------------------------------------------- */

@@ -10,6 +10,9 @@
  * peer without a session is answered with REJECT, which asks the agent to say HELLO (again).
  * Messages that do not decode or validate get no answer; they are logged, rate-limited.
  *
+ * Probe commands flow the other way: ingest_send_commands, called by the loop a few times a
+ * second, sends what the CLI queued to the agent owning the source (DESIGN §4 COMMAND).
+ *
  * Ingest owns its sessions; it borrows the catalog.
  */
 #pragma once
@@ -49,5 +52,14 @@ void ingest_free(struct ingest *ing);
  */
 int ingest_handle(struct ingest *ing, const struct ingest_peer *peer, const void *data, size_t len,
 		  struct ingest_replies *out);
+/* Sends one encoded message to the peer with that routing id; 0 when the socket took it. */
+typedef int (*ingest_send_fn)(void *ctx, const void *routing_id, size_t routing_id_len, const struct buf *msg);
+/*
+ * Sends every queued probe command (the catalog's commands table) whose source's agent has a
+ * session, and marks what was sent; the rest stay queued until the agent says HELLO. HELLO itself
+ * adds to its replies a set_interval for each interval override the agent does not run at. 0, or a
+ * negative errno when the catalog failed (logged).
+ */
+int ingest_send_commands(struct ingest *ing, ingest_send_fn send, void *ctx);
 /* Frees the messages; out can be reused. */
 void ingest_replies_clear(struct ingest_replies *out);

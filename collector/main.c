@@ -2,7 +2,8 @@
  * prospector-collector: the daemon that receives agents' batches and keeps the catalog.
  *
  * This file is the socket code: a ZeroMQ ROUTER bound to the configured endpoint, a poll loop that
- * hands each [routing id, message] to ingest and sends ingest's replies back to the same peer, and
+ * hands each [routing id, message] to ingest and sends ingest's replies back to the same peer, that
+ * sends the probe commands queued in the catalog (prospector probe / interval) twice a second, and
  * a clean shutdown on SIGTERM/SIGINT (the catalog's WAL is checkpointed on close). It runs in the
  * foreground, as systemd expects; -s sends the log to syslog instead of stderr.
  */
@@ -20,11 +21,13 @@
 #include "config.h"
 #include "ingest.h"
 #include "log.h"
+#include "timeutil.h"
 #include "xmalloc.h"
 
 #define PROGNAME "prospector-collector"
-/* How often the loop wakes up without traffic to notice a signal. */
-#define POLL_MS 1000
+/* How often the loop wakes up without traffic to notice a signal, and at most how long a command
+ * queued by 'prospector probe' or 'prospector interval' waits before it is sent. */
+#define POLL_MS 500
 
 static volatile sig_atomic_t quit;
 
@@ -134,12 +137,14 @@ static void *socket_open(void *zctx, const struct collector_conf *conf)
 {
 	void *sock = zmq_socket(zctx, ZMQ_ROUTER);
 	int64_t maxmsg = (int64_t)conf->max_batch_bytes * 2;
-	int linger = 0;
+	int linger = 0, mandatory = 1;
 
 	if (!sock)
 		fatalx("cannot create a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
 	zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
 	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+	/* A command to an agent that has gone must fail, not vanish, so that it stays queued. */
+	zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof(mandatory));
 	if (zmq_bind(sock, conf->listen) != 0)
 		fatalx("%s:%u: listen = %s: %s", conf->path, conf->listen_line, conf->listen,
 		       zmq_strerror(zmq_errno()));
@@ -210,9 +215,20 @@ out:
 	return r;
 }
 
+static int send_command(void *sock, const void *rid, size_t rid_len, const struct buf *msg)
+{
+	if (zmq_send(sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+		return -zmq_errno();
+	if (zmq_send(sock, msg->data, msg->len, ZMQ_DONTWAIT) < 0)
+		return -zmq_errno();
+	return 0;
+}
+
+/* Queued commands are read on every wake-up, but at most once per POLL_MS under traffic. */
 static void serve(void *sock, struct ingest *ing)
 {
 	zmq_pollitem_t item = { .socket = sock, .events = ZMQ_POLLIN };
+	uint64_t next_commands = 0;
 
 	while (!quit) {
 		int n = zmq_poll(&item, 1, POLL_MS);
@@ -223,6 +239,10 @@ static void serve(void *sock, struct ingest *ing)
 		}
 		while (n > 0 && !quit && handle_one(sock, ing) == 0)
 			;
+		if (time_mono_ms() >= next_commands) {
+			ingest_send_commands(ing, send_command, sock);
+			next_commands = time_mono_ms() + POLL_MS;
+		}
 	}
 }
 

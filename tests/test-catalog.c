@@ -499,6 +499,77 @@ static void test_schema_version(void)
 	unlink(path);
 }
 
+/* A catalog made before the command queue: opening it adds the table and the columns, and opening it
+ * again changes nothing. */
+static long long count_in(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int collect_cmd(void *ctx, const struct catalog_command *cmd)
+{
+	struct buf *b = ctx;
+
+	buf_addf(b, "%s:%d:%lld:%s;", cmd->source, cmd->kind, (long long)cmd->interval_s,
+		   cmd->agent_id ? cmd->agent_id : "-");
+	return 0;
+}
+
+static void test_upgrade(void)
+{
+	char path[300], err[512];
+	struct catalog *c = NULL;
+	struct buf b;
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/old.db", dir);
+	sqlite3_open(path, &db);
+	sqlite3_exec(db, "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+			 "INSERT INTO meta VALUES('schema_version', '1');"
+			 "CREATE TABLE sources(name TEXT PRIMARY KEY, agent_id TEXT NOT NULL, driver TEXT,"
+			 " department TEXT, system TEXT, root_hash TEXT, interval_s INTEGER, last_start INTEGER,"
+			 " last_end INTEGER, duration_ms INTEGER, objects INTEGER, last_error TEXT, ok INTEGER,"
+			 " next_run INTEGER, last_applied INTEGER);"
+			 "INSERT INTO sources(name, agent_id, interval_s) VALUES('hr', 'a1', 3600), ('crm', 'a1', 60),"
+			 " ('fin', 'a2', 60);",
+		     NULL, NULL, NULL);
+	for (int i = 0; i < 2; i++) {
+		is_int(catalog_open(path, &c, err, sizeof(err)), 0, "an older catalog opens (%d): %s", i + 1, err);
+		catalog_close(c);
+		c = NULL;
+	}
+	is_int(count_in(db, "SELECT count(*) FROM pragma_table_info('sources') WHERE name IN"
+			    " ('interval_override', 'last_warning')"), 2, "the new columns were added");
+	is_int(count_in(db, "SELECT count(*) FROM commands"), 0, "the command queue exists, empty");
+	is_int(count_in(db, "SELECT count(*) FROM sources WHERE interval_s IS NOT NULL"), 3, "rows kept");
+
+	sqlite3_exec(db, "UPDATE sources SET interval_override = 120 WHERE name IN ('hr', 'fin');"
+			 "INSERT INTO commands(source, kind, created) VALUES('crm', 'probe_now', 1), ('x', 'reboot', 2);"
+			 "INSERT INTO commands(source, kind, interval_s, created, sent) VALUES('hr', 'set_interval', 5, 3, 4)",
+		     NULL, NULL, NULL);
+	is_int(catalog_open(path, &c, err, sizeof(err)), 0, "opened again");
+	buf_init(&b);
+	is_int(catalog_commands_pending(c, collect_cmd, &b), 0, "pending commands");
+	buf_addc(&b, '\0');
+	is_str(b.data, "crm:0:-1:a1;x:-1:-1:-;", "unsent ones, oldest first, with the owner; an unknown kind is -1");
+	b.len = 0;
+	is_int(catalog_interval_overrides(c, "a1", collect_cmd, &b), 0, "overrides of a1");
+	buf_addc(&b, '\0');
+	is_str(b.data, "hr:1:120:a1;", "only a1's, as set_interval");
+	is_int(catalog_command_sent(c, 1, 99), 0, "mark sent");
+	is_int(count_in(db, "SELECT sent FROM commands WHERE id = 1"), 99, "marked");
+	buf_free(&b);
+	catalog_close(c);
+	sqlite3_close(db);
+	unlink(path);
+}
+
 /* A source keyed by name: a heuristic rename moves the object, and the edges, to the new key. */
 static struct snapshot *build_named(const char *col)
 {
@@ -577,6 +648,7 @@ int main(void)
 	test_reopen(&c, &cur);
 	test_orphans(c, cur);
 	test_schema_version();
+	test_upgrade();
 	test_rekey(c);
 	snapshot_free(cur);
 	catalog_close(c);

@@ -2,9 +2,13 @@
  * Ingest, driven with encoded envelopes as the socket loop would: HELLO → WELCOME; a snapshot in
  * parts becomes the baseline; the same BATCH twice is applied once and acknowledged twice; a gap is
  * NACKed; anything before HELLO is REJECTed; garbage and tampered objects are dropped unanswered;
- * heartbeats update status without history; a bad staged snapshot is acknowledged with a RESYNC.
+ * heartbeats update status without history; a bad staged snapshot is acknowledged with a RESYNC;
+ * queued probe commands go to the connection of the source's agent, once, and an interval override
+ * is repeated on HELLO when the agent runs at another interval.
  */
+#include <errno.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -425,6 +429,110 @@ static void test_new_incarnation(void)
 	wire_msg_clear(&msg);
 }
 
+/* --- probe commands ------------------------------------------------------------------------- */
+
+struct sent {
+	char rid[32];
+	int kind;
+	char source[32];
+	int64_t interval_s; /* -1: none */
+};
+
+static struct sent sent[8];
+static size_t nsent;
+static bool send_fails;
+
+static int fake_send(void *ctx, const void *rid, size_t rid_len, const struct buf *msg)
+{
+	struct wire_msg m = { 0 };
+	struct sent *x = &sent[nsent];
+
+	(void)ctx;
+	if (send_fails)
+		return -EHOSTUNREACH;
+	if (nsent == sizeof(sent) / sizeof(sent[0]) || wire_decode(msg->data, msg->len, &m) ||
+	    m.env->body_case != PROSPECTOR__ENVELOPE__BODY_COMMAND) {
+		wire_msg_clear(&m);
+		return -EINVAL;
+	}
+	snprintf(x->rid, sizeof(x->rid), "%.*s", (int)rid_len, (const char *)rid);
+	x->kind = m.env->command->kind;
+	snprintf(x->source, sizeof(x->source), "%s", m.env->command->source);
+	x->interval_s = m.env->command->has_interval_s ? (int64_t)m.env->command->interval_s : -1;
+	nsent++;
+	wire_msg_clear(&m);
+	return 0;
+}
+
+/* What 'prospector probe' and 'prospector interval' write, through a connection of their own. */
+static void queue(const char *sql)
+{
+	sqlite3 *rw;
+
+	sqlite3_open_v2(dbpath, &rw, SQLITE_OPEN_READWRITE, NULL);
+	sqlite3_busy_timeout(rw, 5000);
+	ok(sqlite3_exec(rw, sql, NULL, NULL, NULL) == SQLITE_OK, "queued: %s", sql);
+	sqlite3_close(rw);
+}
+
+static int send_hello_interval(const char *rid, const char *source, int64_t interval_s)
+{
+	Prospector__Envelope env = PROSPECTOR__ENVELOPE__INIT;
+	Prospector__Hello h = PROSPECTOR__HELLO__INIT;
+	Prospector__SourceInfo si = PROSPECTOR__SOURCE_INFO__INIT, *sis[] = { &si };
+
+	h.agent_id = "agent-1";
+	h.incarnation = 2;
+	h.last_acked_seq = 5;
+	h.n_sources = 1;
+	h.sources = sis;
+	si.name = (char *)source;
+	si.has_interval_s = interval_s >= 0;
+	si.interval_s = interval_s >= 0 ? (uint32_t)interval_s : 0;
+	env.body_case = PROSPECTOR__ENVELOPE__BODY_HELLO;
+	env.hello = &h;
+	return send_env(rid, &env);
+}
+
+static void test_commands(void)
+{
+	struct wire_msg msg = { 0 };
+
+	queue("INSERT INTO commands(source, kind, created) VALUES('hr', 'probe_now', 1);"
+	      "INSERT INTO commands(source, kind, created) VALUES('ghost', 'probe_now', 2);"
+	      "UPDATE sources SET interval_override = 120 WHERE name = 'hr';"
+	      "INSERT INTO commands(source, kind, interval_s, created) VALUES('hr', 'set_interval', 120, 3)");
+	send_fails = true;
+	is_int(ingest_send_commands(ing, fake_send, NULL), 0, "commands, the socket refusing");
+	is_int(q_int("SELECT count(*) FROM commands WHERE sent IS NULL"), 3, "nothing marked sent");
+	send_fails = false;
+	is_int(ingest_send_commands(ing, fake_send, NULL), 0, "commands");
+	is_int(nsent, 2, "two sent: the ghost source has no agent");
+	ok(strcmp(sent[0].rid, "peer-C") == 0 && sent[0].kind == PROSPECTOR__COMMAND_KIND__CMD_PROBE_NOW &&
+	   strcmp(sent[0].source, "hr") == 0 && sent[0].interval_s == -1, "probe_now to the agent's connection");
+	ok(strcmp(sent[1].rid, "peer-C") == 0 && sent[1].kind == PROSPECTOR__COMMAND_KIND__CMD_SET_INTERVAL &&
+	   sent[1].interval_s == 120, "then set_interval 120");
+	is_str(q_str("SELECT group_concat(source || ':' || (sent IS NOT NULL), ',') FROM commands"),
+	       "hr:1,ghost:0,hr:1", "the sent ones are marked");
+	nsent = 0;
+	is_int(ingest_send_commands(ing, fake_send, NULL), 0, "commands again");
+	is_int(nsent, 0, "nothing is sent twice");
+
+	is_int(send_hello_interval("peer-D", "hr", 3600), 0, "HELLO of an agent running hr every hour");
+	is_int(reply_kind(0, &msg), PROSPECTOR__ENVELOPE__BODY_WELCOME, "WELCOME");
+	ok(reply_kind(1, &msg) == PROSPECTOR__ENVELOPE__BODY_COMMAND &&
+	   msg.env->command->kind == PROSPECTOR__COMMAND_KIND__CMD_SET_INTERVAL &&
+	   strcmp(msg.env->command->source, "hr") == 0 && msg.env->command->has_interval_s &&
+	   msg.env->command->interval_s == 120, "and the interval override again");
+	is_int(out.n, 2, "nothing else");
+	is_int(send_hello_interval("peer-D", "hr", 120), 0, "HELLO of an agent already at the override");
+	is_int(out.n, 1, "only WELCOME");
+	queue("INSERT INTO commands(source, kind, created) VALUES('hr', 'probe_now', 4)");
+	is_int(ingest_send_commands(ing, fake_send, NULL), 0, "a command after the agent moved");
+	ok(nsent == 1 && strcmp(sent[0].rid, "peer-D") == 0, "goes to its new connection");
+	wire_msg_clear(&msg);
+}
+
 static void cleanup(void)
 {
 	static const char *const files[] = { "catalog.db", "catalog.db-wal", "catalog.db-shm" };
@@ -465,6 +573,7 @@ int main(void)
 	test_owned_source();
 	test_bad_root(s2);
 	test_new_incarnation();
+	test_commands();
 	ingest_replies_clear(&out);
 	ingest_free(ing);
 	snapshot_free(s1);

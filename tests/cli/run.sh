@@ -120,7 +120,7 @@ before=$(sha256sum "$db" | cut -d' ' -f1)
 
 # --- help and usage ---------------------------------------------------------------------------------
 t_text 'EXIT STATUS' "--help prints the manual" --help
-for cmd in status catalog show history graph help; do
+for cmd in status catalog show history graph probe interval help; do
 	pcli help "$cmd"
 	[ "$rc" -eq 0 ] && grep -q SYNOPSIS "$tmp/out" && grep -q "prospector $cmd" "$tmp/out" &&
 		grep -q 'EXIT STATUS' "$tmp/out"
@@ -340,6 +340,33 @@ t_jq '.agents[0].sources[0] | .warning == "schema shop: visible only through tab
 	and .unsupported == "comments,foreign_keys" and .ok == true' "status --json carries warning and unsupported" status
 t_text '^hr +health-bureau-01 +pg +partial .*comments,foreign_keys +schema shop: visible only' \
 	"status text says partial, what cannot be read and why" status
+
+# --- probe and interval: the only writers, and only of the command queue -----------------------------
+hist_before=$(sqlite3 "$db" "SELECT count(*) || ':' || max(id) FROM history")
+t_jq '.command | .kind == "probe_now" and .source == "hr" and .agent == "health-bureau-01"
+	and .interval_s == null and (.id | type) == "number" and (.created | test("Z$"))' "probe --json" probe hr
+t_jq '.command | .kind == "set_interval" and .source == "hr" and .interval_s == 900' \
+	"interval --json" interval hr 15m
+t_text '^queued: probe source hr ' "probe says what it queued" probe hr
+t_text '^queued: set the interval of source hr to 7200s' "interval says what it queued" interval hr 2h
+[ "$(sqlite3 "$db" "SELECT group_concat(kind || '/' || ifnull(interval_s, '-') || '/' || ifnull(sent, 'unsent'), ' ')
+	FROM commands WHERE source = 'hr'")" = "probe_now/-/unsent set_interval/900/unsent probe_now/-/unsent set_interval/7200/unsent" ]
+report $? "the commands are queued, unsent, in order"
+[ "$(sqlite3 "$db" "SELECT interval_override FROM sources WHERE name = 'hr'")" = 7200 ]
+report $? "interval sets the source's interval_override"
+t_err 1 "no source 'nosuch'" "probe of an unknown source: exit 1 naming it" --db "$db" probe nosuch
+t_err 1 "no source 'nosuch'" "interval of an unknown source: exit 1 naming it" --db "$db" interval nosuch 5m
+t_err 2 "'soon' is not a duration" "interval with a bad duration: exit 2" --db "$db" interval hr soon
+t_exit 2 "interval 0s: exit 2" --db "$db" interval hr 0s
+t_exit 2 "interval without DURATION: exit 2" --db "$db" interval hr
+t_exit 2 "probe without SOURCE: exit 2" --db "$db" probe
+t_err 1 "cannot open the catalog" "probe on a missing catalog: exit 1" --db "$tmp/none.db" probe hr
+[ ! -e "$tmp/none.db" ]
+report $? "probe does not create a catalog"
+[ "$(sqlite3 "$db" "SELECT count(*) FROM commands")" = 4 ]
+report $? "failed commands queue nothing"
+[ "$(sqlite3 "$db" "SELECT count(*) || ':' || max(id) FROM history")" = "$hist_before" ]
+report $? "history is untouched by probe and interval"
 
 echo "1..$n"
 [ "$failed" -eq 0 ]
