@@ -118,6 +118,7 @@ enum stmt {
 	ST_COMMANDS_PENDING,
 	ST_COMMAND_SENT,
 	ST_OVERRIDES,
+	ST_SOURCE_OBJECTS,
 	ST_COUNT
 };
 
@@ -192,6 +193,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_COMMANDS_PENDING] = "SELECT c.id, c.source, c.kind, c.interval_s, s.agent_id FROM commands c"
 				" LEFT JOIN sources s ON s.name = c.source WHERE c.sent IS NULL ORDER BY c.id",
 	[ST_COMMAND_SENT] = "UPDATE commands SET sent = ?2 WHERE id = ?1",
+	/* Key order under sqlite's BINARY collation (memcmp) is the agent's strcmp order. */
+	[ST_SOURCE_OBJECTS] = "SELECT key, hash FROM objects WHERE source = ?1 ORDER BY key",
 	[ST_OVERRIDES] = "SELECT name, interval_override FROM sources"
 			 " WHERE agent_id = ?1 AND interval_override > 0 ORDER BY name",
 };
@@ -678,6 +681,39 @@ int catalog_interval_overrides(struct catalog *c, const char *agent_id, catalog_
 			return r;
 		}
 	}
+	return r;
+}
+
+int64_t catalog_data_version(struct catalog *c)
+{
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(c->db, "PRAGMA data_version", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+int catalog_source_root(struct catalog *c, const char *source, unsigned char ret_root[32])
+{
+	sqlite3_stmt *st = c->st[ST_SOURCE_OBJECTS];
+	struct root_hasher h;
+	int r;
+
+	root_hash_init(&h);
+	bind_str(st, 1, source);
+	while ((r = cat_row(c, ST_SOURCE_OBJECTS)) > 0) {
+		if (sqlite3_column_bytes(st, 1) != 32) {
+			r = cat_fail(c, -EBADMSG, "object '%s' of source '%s' has no valid hash", col_str(st, 0), source);
+			sqlite3_reset(st);
+			return r;
+		}
+		root_hash_add(&h, col_str(st, 0), sqlite3_column_blob(st, 1));
+	}
+	root_hash_final(&h, ret_root);
 	return r;
 }
 

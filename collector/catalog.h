@@ -89,6 +89,10 @@ struct catalog_probe {
 	const unsigned char *root_hash; /* 32 bytes, or NULL */
 };
 
+/* Changes whenever another connection (a restore, a hand edit) has written the catalog file. */
+int64_t catalog_data_version(struct catalog *c);
+/* The root hash of what the catalog holds for a source, computed as the agent computes its own. */
+int catalog_source_root(struct catalog *c, const char *source, unsigned char ret_root[32]);
 /* Updates a source's probe status; CATALOG_E_SOURCE_OWNED when agent_id does not own it. */
 int catalog_probe_update(struct catalog *c, const char *agent_id, const struct catalog_probe *p);
 

@@ -26,12 +26,22 @@ struct session {
 	uint64_t incarnation;
 };
 
+/* A source's root hash that the catalog was last found to agree with: checked again only when the
+ * agent reports another one, so that an idle fleet costs no catalog scans. */
+struct verified {
+	char *source;
+	unsigned char root[32];
+};
+
 struct ingest {
 	struct catalog *cat;
 	unsigned max_batch_bytes;
 	struct session *sessions;
 	size_t nsessions, cap;
 	uint64_t invalid;
+	struct verified *verified;
+	size_t nverified, verified_cap;
+	int64_t verified_version; /* catalog_data_version when the roots were verified */
 };
 
 /* The result of applying one batch, beyond success. */
@@ -61,6 +71,9 @@ void ingest_free(struct ingest *ing)
 		return;
 	for (size_t i = 0; i < ing->nsessions; i++)
 		session_clear(&ing->sessions[i]);
+	for (size_t i = 0; i < ing->nverified; i++)
+		free(ing->verified[i].source);
+	free(ing->verified);
 	free(ing->sessions);
 	free(ing);
 }
@@ -622,6 +635,57 @@ static int heartbeat_record(struct ingest *ing, const char *id, const Prospector
 	return r;
 }
 
+static struct verified *verified_find(struct ingest *ing, const char *source)
+{
+	for (size_t i = 0; i < ing->nverified; i++)
+		if (strcmp(ing->verified[i].source, source) == 0)
+			return &ing->verified[i];
+	xgrow(&ing->verified, &ing->verified_cap, ing->nverified + 1, sizeof(*ing->verified));
+	ing->verified[ing->nverified].source = xstrdup(source);
+	memset(ing->verified[ing->nverified].root, 0, 32);
+	return &ing->verified[ing->nverified++];
+}
+
+/*
+ * DESIGN §3.4: heartbeats carry each source's root hash; when the agent has nothing in flight, the
+ * catalog must hold exactly that state. A mismatch (a catalog restored from a backup, a lost batch,
+ * a hand edit) makes the collector ask for a full snapshot, which its diff turns into the changes
+ * that make the catalog true again, marked as found by resync.
+ */
+static int heartbeat_verify(struct ingest *ing, const Prospector__Heartbeat *h, struct ingest_replies *out)
+{
+	int64_t version = catalog_data_version(ing->cat);
+
+	if (version != ing->verified_version) { /* someone else wrote the file: verify everything again */
+		for (size_t i = 0; i < ing->nverified; i++)
+			memset(ing->verified[i].root, 0, 32);
+		ing->verified_version = version;
+	}
+	for (size_t i = 0; h->has_outbox_depth && h->outbox_depth == 0 && i < h->n_probes; i++) {
+		const Prospector__ProbeStatus *p = h->probes[i];
+		struct verified *v;
+		unsigned char root[32];
+		int r;
+
+		if (!p->has_root_hash || !p->has_ok || !p->ok)
+			continue;
+		v = verified_find(ing, p->source);
+		if (memcmp(v->root, p->root_hash.data, 32) == 0)
+			continue;
+		r = catalog_source_root(ing->cat, p->source, root);
+		if (r < 0)
+			return r;
+		if (memcmp(root, p->root_hash.data, 32) == 0) {
+			memcpy(v->root, root, 32);
+			continue;
+		}
+		log_warnx("agent %s: the catalog of source %s differs from the agent's snapshot; asking for a resync",
+			  h->agent_id, p->source);
+		reply_resync(out, p->source, "the catalog's root hash differs from the agent's");
+	}
+	return 0;
+}
+
 static int ingest_heartbeat(struct ingest *ing, const struct ingest_peer *peer, const Prospector__Envelope *env,
 			    const void *data, size_t len, struct ingest_replies *out)
 {
@@ -640,6 +704,8 @@ static int ingest_heartbeat(struct ingest *ing, const struct ingest_peer *peer, 
 		r = heartbeat_record(ing, s->agent_id, h);
 	if (r == 0)
 		r = catalog_commit(ing->cat);
+	if (r == 0)
+		r = heartbeat_verify(ing, h, out);
 	return r ? ingest_storage_failed(ing, r, "heartbeat") : 0;
 }
 

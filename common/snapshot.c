@@ -110,18 +110,30 @@ static int snapshot_set_path(struct snapshot *s, struct obj *o, unsigned depth)
 	return 0;
 }
 
+void root_hash_init(struct root_hasher *h)
+{
+	crypto_hash_sha256_init(&h->st);
+}
+
+void root_hash_add(struct root_hasher *h, const char *key, const unsigned char hash[32])
+{
+	crypto_hash_sha256_update(&h->st, (const unsigned char *)key, strlen(key) + 1);
+	crypto_hash_sha256_update(&h->st, hash, 32);
+}
+
+void root_hash_final(struct root_hasher *h, unsigned char out[32])
+{
+	crypto_hash_sha256_final(&h->st, out);
+}
+
 static void snapshot_root_hash(struct snapshot *s)
 {
-	crypto_hash_sha256_state st;
+	struct root_hasher h;
 
-	crypto_hash_sha256_init(&st);
-	for (size_t i = 0; i < s->nobjs; i++) {
-		const struct obj *o = s->objs[i];
-
-		crypto_hash_sha256_update(&st, (const unsigned char *)o->key, strlen(o->key) + 1);
-		crypto_hash_sha256_update(&st, o->hash, sizeof(o->hash));
-	}
-	crypto_hash_sha256_final(&st, s->root);
+	root_hash_init(&h);
+	for (size_t i = 0; i < s->nobjs; i++)
+		root_hash_add(&h, s->objs[i]->key, s->objs[i]->hash);
+	root_hash_final(&h, s->root);
 }
 
 int snapshot_finish(struct snapshot *s)

@@ -10,6 +10,7 @@
  */
 #pragma once
 
+#include <sodium.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +57,16 @@ size_t snapshot_count(const struct snapshot *s, enum obj_kind kind);
 /* Renders a REFS value as a comma-separated list of names (a column's name, a table's path within the
  * database) using this snapshot; unknown keys are rendered as the key itself. Allocated. */
 char *snapshot_render_refs(const struct snapshot *s, const char *refs);
+
+/* The root hash, computed as objects come in key order: the agent over its snapshot, the collector
+ * over its catalog rows, so that the two can be compared. */
+struct root_hasher {
+	crypto_hash_sha256_state st;
+};
+
+void root_hash_init(struct root_hasher *h);
+void root_hash_add(struct root_hasher *h, const char *key, const unsigned char hash[32]);
+void root_hash_final(struct root_hasher *h, unsigned char out[32]);
 
 /* The root hash as 64 lowercase hex characters plus NUL. */
 void hash_hex(const unsigned char hash[32], char out[65]);
