@@ -113,25 +113,6 @@ static void catalog_json_row(struct cli *c, struct cli_json *j, sqlite3_stmt *st
 	cli_json_end(j);
 }
 
-static int catalog_json(struct cli *c, sqlite3_stmt *st)
-{
-	struct cli_json j;
-	int rc;
-
-	cli_json_init(&j, stdout);
-	cli_json_obj(&j, NULL);
-	cli_json_arr(&j, "objects");
-	while ((rc = cli_step(c, st)) == SQLITE_ROW)
-		catalog_json_row(c, &j, st);
-	if (rc != SQLITE_DONE) {
-		cli_json_abort(&j);
-		return CLI_EXIT_ERR;
-	}
-	cli_json_end(&j);
-	cli_json_end(&j);
-	return cli_json_finish(c, &j);
-}
-
 static const struct cli_col catalog_cols[] = {
 	{ "PATH", CLI_LEFT, 0 },
 	{ "KIND", CLI_LEFT, 0 },
@@ -201,7 +182,7 @@ int cli_catalog(struct cli *c, int argc, char **argv)
 	cli_query_init(&q, catalog_sql);
 	catalog_filters(&q, &o, first < argc ? argv[first] : NULL);
 	if ((r = cli_query_prepare(c, &q, &st)) == CLI_EXIT_OK)
-		r = c->json ? catalog_json(c, st) : catalog_text(c, st);
+		r = c->json ? cli_json_rows(c, st, "objects", catalog_json_row) : catalog_text(c, st);
 	sqlite3_finalize(st);
 	cli_query_free(&q);
 	return r;

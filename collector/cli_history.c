@@ -183,8 +183,9 @@ static void history_query(struct cli_query *q, const struct history_opts *o, con
 
 /* --- JSON ----------------------------------------------------------------------------------------- */
 
-static void history_json_row(struct cli_json *j, sqlite3_stmt *st)
+static void history_json_row(struct cli *c, struct cli_json *j, sqlite3_stmt *st)
 {
+	(void)c;
 	cli_json_obj(j, NULL);
 	cli_json_col_int(j, "id", st, H_ID);
 	cli_json_col_time(j, "observed", st, H_OBSERVED);
@@ -203,25 +204,6 @@ static void history_json_row(struct cli_json *j, sqlite3_stmt *st)
 	cli_json_bool(j, "heuristic", sqlite3_column_int64(st, H_HEURISTIC) != 0);
 	cli_json_col_str(j, "origin", st, H_ORIGIN);
 	cli_json_end(j);
-}
-
-static int history_json(struct cli *c, sqlite3_stmt *st)
-{
-	struct cli_json j;
-	int rc;
-
-	cli_json_init(&j, stdout);
-	cli_json_obj(&j, NULL);
-	cli_json_arr(&j, "changes");
-	while ((rc = cli_step(c, st)) == SQLITE_ROW)
-		history_json_row(&j, st);
-	if (rc != SQLITE_DONE) {
-		cli_json_abort(&j);
-		return CLI_EXIT_ERR;
-	}
-	cli_json_end(&j);
-	cli_json_end(&j);
-	return cli_json_finish(c, &j);
 }
 
 /* --- text ----------------------------------------------------------------------------------------- */
@@ -305,7 +287,7 @@ int cli_history(struct cli *c, int argc, char **argv)
 		return r;
 	history_query(&q, &o, &f);
 	if ((r = cli_query_prepare(c, &q, &st)) == CLI_EXIT_OK)
-		r = c->json ? history_json(c, st) : history_text(c, st);
+		r = c->json ? cli_json_rows(c, st, "changes", history_json_row) : history_text(c, st);
 	sqlite3_finalize(st);
 	cli_query_free(&q);
 	return r;

@@ -712,6 +712,25 @@ int cli_json_finish(struct cli *c, struct cli_json *j)
 	return CLI_EXIT_OK;
 }
 
+int cli_json_rows(struct cli *c, sqlite3_stmt *st, const char *name, cli_json_row_fn row)
+{
+	struct cli_json j;
+	int rc;
+
+	cli_json_init(&j, stdout);
+	cli_json_obj(&j, NULL);
+	cli_json_arr(&j, name);
+	while ((rc = cli_step(c, st)) == SQLITE_ROW)
+		row(c, &j, st);
+	if (rc != SQLITE_DONE) {
+		cli_json_abort(&j);
+		return CLI_EXIT_ERR;
+	}
+	cli_json_end(&j);
+	cli_json_end(&j);
+	return cli_json_finish(c, &j);
+}
+
 void cli_json_abort(struct cli_json *j)
 {
 	buf_free(&j->b);

@@ -149,6 +149,9 @@ void cli_json_col_time(struct cli_json *j, const char *key, sqlite3_stmt *st, in
 void cli_json_col_bool(struct cli_json *j, const char *key, sqlite3_stmt *st, int i);
 /* Closes the document with a newline and flushes. CLI_EXIT_OK or CLI_EXIT_ERR. */
 int cli_json_finish(struct cli *c, struct cli_json *j);
+typedef void (*cli_json_row_fn)(struct cli *c, struct cli_json *j, sqlite3_stmt *st);
+/* The document of a listing command, {"NAME":[…]}: one object per row of st, written by row. */
+int cli_json_rows(struct cli *c, sqlite3_stmt *st, const char *name, cli_json_row_fn row);
 /* After an error: drops what is still pending, so that as little half a document as possible shows. */
 void cli_json_abort(struct cli_json *j);
 
