@@ -66,7 +66,7 @@ void source_splay(struct source *src, uint64_t now_mono_ms, unsigned splay_s)
 	src->next_run = now_mono_ms + (window ? randombytes_uniform((uint32_t)window) : 0);
 }
 
-static void source_complain(struct source *src, int code)
+static void source_complain(struct source *src)
 {
 	redact_secrets(src->status.error);
 	src->failures++;
@@ -75,7 +75,6 @@ static void source_complain(struct source *src, int code)
 	else if (src->failures % COMPLAIN_EVERY == 0)
 		log_warnx("source %s: still failing after %u attempts: %s", src->conf->name, src->failures,
 			  src->status.error);
-	(void)code;
 }
 
 static void source_recovered(struct source *src)
@@ -419,7 +418,7 @@ int source_run(struct source *src, struct state *st, size_t max_batch_bytes, siz
 		memcpy(src->status.root, new->root, sizeof(src->status.root));
 		source_recovered(src);
 	} else {
-		source_complain(src, r);
+		source_complain(src);
 	}
 	snapshot_free(old);
 	snapshot_free(new);
