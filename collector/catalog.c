@@ -1115,6 +1115,11 @@ static int cat_stage_clear(struct catalog *c, const struct catalog_batch *b)
 	return cat_run(c, ST_STAGE_CLEAR);
 }
 
+int catalog_stage_begin(struct catalog *c, const struct catalog_batch *b)
+{
+	return cat_stage_clear(c, b);
+}
+
 static int cat_stage_load(struct catalog *c, const struct catalog_batch *b, struct snapshot **ret_s)
 {
 	sqlite3_stmt *st = c->st[ST_STAGE_LOAD];

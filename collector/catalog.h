@@ -170,6 +170,8 @@ int catalog_apply_obs(struct catalog *c, const char *source, const char *key, co
 		      size_t nobs);
 /* Stores one object of a snapshot in parts (SNAPSHOT_PART and SNAPSHOT_END). */
 int catalog_stage_object(struct catalog *c, const struct catalog_batch *b, const struct obj *o);
+/* Forgets what an earlier, unfinished snapshot of the batch's source staged. */
+int catalog_stage_begin(struct catalog *c, const struct catalog_batch *b);
 /*
  * Completes a staged snapshot: diffs the staged objects against the catalog's objects of the
  * source and applies the difference (origin "baseline" when the source had no objects, else

@@ -24,6 +24,7 @@ struct session {
 	size_t rid_len;
 	char *agent_id;
 	uint64_t incarnation;
+	unsigned protocol; /* agreed at HELLO: what the agent understands */
 };
 
 /* A source's root hash that the catalog was last found to agree with: checked again only when the
@@ -124,7 +125,7 @@ static struct session *session_find(struct ingest *ing, const struct ingest_peer
 /* One session per agent: a HELLO from a new connection replaces the agent's old one, so the table
  * never holds more sessions than there are agents. */
 static void session_open(struct ingest *ing, const struct ingest_peer *peer, const char *agent_id,
-			 uint64_t incarnation)
+			 uint64_t incarnation, unsigned protocol)
 {
 	struct session *s;
 
@@ -143,15 +144,17 @@ static void session_open(struct ingest *ing, const struct ingest_peer *peer, con
 	s->rid_len = peer->routing_id_len;
 	s->agent_id = xstrdup(agent_id);
 	s->incarnation = incarnation;
+	s->protocol = protocol;
 }
 
 /* --- replies -------------------------------------------------------------------------------- */
 
+/* Replies go out in the version of the message they answer, which the agent speaks. */
 static void reply(struct ingest_replies *out, Prospector__Envelope *env)
 {
 	xgrow(&out->msgs, &out->cap, out->n + 1, sizeof(*out->msgs));
 	buf_init(&out->msgs[out->n]);
-	wire_encode_envelope(env, &out->msgs[out->n++]);
+	wire_encode_envelope_v(env, out->protocol ? out->protocol : WIRE_PROTOCOL, &out->msgs[out->n++]);
 }
 
 static void reply_welcome(struct ingest_replies *out, uint64_t expected_seq, unsigned max_batch_bytes)
@@ -161,6 +164,8 @@ static void reply_welcome(struct ingest_replies *out, uint64_t expected_seq, uns
 
 	w.expected_seq = expected_seq;
 	w.max_batch_bytes = max_batch_bytes;
+	w.has_protocol = true;
+	w.protocol = out->protocol ? out->protocol : WIRE_PROTOCOL;
 	env.body_case = PROSPECTOR__ENVELOPE__BODY_WELCOME;
 	env.welcome = &w;
 	reply(out, &env);
@@ -202,7 +207,7 @@ static void reply_nack(struct ingest_replies *out, uint64_t incarnation, uint64_
 	reply(out, &env);
 }
 
-static void encode_command(struct buf *out, const struct catalog_command *cmd)
+static void encode_command(struct buf *out, const struct catalog_command *cmd, unsigned protocol)
 {
 	static const Prospector__CommandKind kinds[] = {
 		[CATALOG_CMD_PROBE_NOW] = PROSPECTOR__COMMAND_KIND__CMD_PROBE_NOW,
@@ -220,7 +225,7 @@ static void encode_command(struct buf *out, const struct catalog_command *cmd)
 	env.body_case = PROSPECTOR__ENVELOPE__BODY_COMMAND;
 	env.command = &c;
 	buf_init(out);
-	wire_encode_envelope(&env, out);
+	wire_encode_envelope_v(&env, protocol, out);
 }
 
 static void reply_resync(struct ingest_replies *out, const char *source, const char *reason)
@@ -307,7 +312,7 @@ static int hello_override(void *ctx, const struct catalog_command *cmd)
 			return 0;
 		log_info("source %s: sending the interval override of %" PRId64 "s", cmd->source, cmd->interval_s);
 		xgrow(&ho->out->msgs, &ho->out->cap, ho->out->n + 1, sizeof(*ho->out->msgs));
-		encode_command(&ho->out->msgs[ho->out->n++], cmd);
+		encode_command(&ho->out->msgs[ho->out->n++], cmd, ho->out->protocol);
 		return 0;
 	}
 	return 0;
@@ -351,9 +356,9 @@ static int ingest_hello(struct ingest *ing, const struct ingest_peer *peer, cons
 		r = catalog_commit(ing->cat);
 	if (r)
 		return ingest_storage_failed(ing, r, "HELLO");
-	session_open(ing, peer, id, h->incarnation);
-	log_info("agent %s (incarnation %" PRIu64 ", %s) said hello; expecting batch %" PRIu64, id,
-		 h->incarnation, h->version ? h->version : "unknown version", last + 1);
+	session_open(ing, peer, id, h->incarnation, out->protocol);
+	log_info("agent %s (incarnation %" PRIu64 ", %s, protocol %u) said hello; expecting batch %" PRIu64, id,
+		 h->incarnation, h->version ? h->version : "unknown version", out->protocol, last + 1);
 	reply_welcome(out, last + 1, ing->max_batch_bytes);
 	hello_send_overrides(ing, id, h, out);
 	if (lost)
@@ -388,7 +393,7 @@ static int object_from(struct ingest *ing, const Prospector__Object *po, size_t 
 }
 
 static int apply_one_change(struct ingest *ing, const struct catalog_batch *cb, const Prospector__Change *pc,
-			    size_t i)
+			    size_t i, const char *origin)
 {
 	struct obj *o = NULL;
 	struct catalog_change ch = {
@@ -401,7 +406,7 @@ static int apply_one_change(struct ingest *ing, const struct catalog_batch *cb, 
 		return r;
 	ch.obj = o;
 	ch.rows = rows_from(pc->rows, pc->n_rows);
-	r = catalog_apply_change(ing->cat, cb, "delta", &ch);
+	r = catalog_apply_change(ing->cat, cb, origin, &ch);
 	free((void *)ch.rows);
 	obj_free(o);
 	return r;
@@ -410,18 +415,23 @@ static int apply_one_change(struct ingest *ing, const struct catalog_batch *cb, 
 static int apply_delta(struct ingest *ing, const struct catalog_batch *cb, const Prospector__Batch *b,
 		       struct batch_result *res)
 {
+	/* The history of a confirmed mass drop says so: an auditor looking at a thousand DROPs must see
+	 * that two crawls agreed on them. */
+	const char *origin = b->has_mass_drop && b->mass_drop ? "mass_drop" : "delta";
 	int r = 0;
 
 	for (size_t i = 0; r == 0 && i < b->n_changes; i++)
-		r = apply_one_change(ing, cb, b->changes[i], i);
+		r = apply_one_change(ing, cb, b->changes[i], i, origin);
 	res->nchanges = b->n_changes;
 	return r;
 }
 
+/* The first batch of a crawl carries the source's info; a snapshot starting there replaces whatever
+ * an earlier one left half-staged (its tail was superseded in the agent's outbox). */
 static int apply_part(struct ingest *ing, const struct catalog_batch *cb, const Prospector__Batch *b,
 		      struct batch_result *res)
 {
-	int r = 0;
+	int r = b->info ? catalog_stage_begin(ing->cat, cb) : 0;
 
 	for (size_t i = 0; r == 0 && i < b->n_objects; i++) {
 		struct obj *o = NULL;
@@ -545,7 +555,9 @@ static int batch_commit(struct ingest *ing, const struct session *s, const Prosp
 	return 0;
 }
 
-/* Already applied: acknowledge again. The same seq with other bytes is an agent bug worth a line. */
+/* Already applied: acknowledge again. The same seq with other bytes means the agent's outbox and
+ * the catalog disagree about what that batch held (an agent state restored from a backup, say):
+ * the first one stands, and a full snapshot of the source puts the catalog right whatever it was. */
 static int batch_duplicate(struct ingest *ing, const struct session *s, const Prospector__Batch *b,
 			   uint64_t last, const void *data, size_t len, struct ingest_replies *out)
 {
@@ -555,11 +567,13 @@ static int batch_duplicate(struct ingest *ing, const struct session *s, const Pr
 	if (r < 0)
 		return ingest_storage_failed(ing, r, "duplicate check");
 	crypto_hash_sha256(digest, data, len);
-	if (r == 0 && memcmp(digest, applied, sizeof(digest)) != 0)
-		log_warnx("agent %s resent batch %" PRIu64 " with different content; the first one stands",
-			  s->agent_id, b->seq);
 	log_debug("agent %s: batch %" PRIu64 " already applied, acknowledging again", s->agent_id, b->seq);
 	reply_ack(out, s->incarnation, last);
+	if (r == 0 && memcmp(digest, applied, sizeof(digest)) != 0) {
+		log_warnx("agent %s resent batch %" PRIu64 " of source %s with different content; the first one "
+			  "stands, asking for a resync", s->agent_id, b->seq, b->source);
+		reply_resync(out, b->source, "a batch was resent with different content");
+	}
 	return 0;
 }
 
@@ -743,7 +757,7 @@ static int command_walk_one(void *ctx, const struct catalog_command *cmd)
 	}
 	if (!s)
 		return 0; /* the agent is not connected: the command waits for its HELLO */
-	encode_command(&msg, cmd);
+	encode_command(&msg, cmd, s->protocol);
 	r = w->send(w->ctx, s->rid, s->rid_len, &msg);
 	buf_free(&msg);
 	if (r != 0) {
@@ -800,6 +814,7 @@ int ingest_handle(struct ingest *ing, const struct ingest_peer *peer, const void
 		wire_msg_clear(&msg);
 		return INGEST_E_INVALID;
 	}
+	out->protocol = wire_protocol_agree(msg.env->protocol);
 	r = handlers[body].handle(ing, peer, msg.env, data, len, out);
 	wire_msg_clear(&msg);
 	return r;

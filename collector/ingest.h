@@ -34,10 +34,11 @@ struct ingest_peer {
 	const char *user_id;
 };
 
-/* Encoded reply envelopes, in sending order. */
+/* Encoded reply envelopes, in sending order, in the protocol version the agent speaks. */
 struct ingest_replies {
 	struct buf *msgs;
 	size_t n, cap;
+	unsigned protocol; /* set by ingest_handle from the message answered */
 };
 
 struct ingest;

@@ -379,9 +379,9 @@ static int wire_validate(struct wire_msg *msg)
 	unsigned body = (unsigned)env->body_case;
 	struct wire_ctx x = { .msg = msg };
 
-	if (env->protocol != WIRE_PROTOCOL) {
-		snprintf(msg->error, sizeof(msg->error), "protocol version %u, this side speaks %d",
-			 env->protocol, WIRE_PROTOCOL);
+	if (env->protocol < WIRE_PROTOCOL_MIN) {
+		snprintf(msg->error, sizeof(msg->error), "protocol version %u is older than the oldest this side speaks (%d)",
+			 env->protocol, WIRE_PROTOCOL_MIN);
 		return WIRE_E_PROTOCOL;
 	}
 	if (body >= sizeof(bodies) / sizeof(bodies[0]) || !bodies[body].check) {
@@ -421,11 +421,21 @@ void wire_msg_clear(struct wire_msg *msg)
 	msg->error[0] = '\0';
 }
 
+unsigned wire_protocol_agree(unsigned peer)
+{
+	return peer < WIRE_PROTOCOL ? peer : WIRE_PROTOCOL;
+}
+
 void wire_encode_envelope(Prospector__Envelope *env, struct buf *out)
+{
+	wire_encode_envelope_v(env, WIRE_PROTOCOL, out);
+}
+
+void wire_encode_envelope_v(Prospector__Envelope *env, unsigned protocol, struct buf *out)
 {
 	size_t n;
 
-	env->protocol = WIRE_PROTOCOL;
+	env->protocol = protocol;
 	n = prospector__envelope__get_packed_size(env);
 	xgrow(&out->data, &out->cap, out->len + n + 1, 1);
 	prospector__envelope__pack(env, (uint8_t *)out->data + out->len);

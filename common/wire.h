@@ -16,12 +16,15 @@
 #include "prospector.pb-c.h"
 #include "snapshot.h"
 
-#define WIRE_PROTOCOL 1
+/* The protocol versions this side speaks (proto/prospector.proto says what each added). Messages of
+ * any version from WIRE_PROTOCOL_MIN on decode: a newer peer's unknown fields are skipped. */
+#define WIRE_PROTOCOL 2
+#define WIRE_PROTOCOL_MIN 1
 
 enum {
 	WIRE_E_DECODE = 1, /* not a protobuf Envelope */
 	WIRE_E_INVALID,    /* decoded, but a field is missing, out of range or not UTF-8 */
-	WIRE_E_PROTOCOL,   /* a protocol version we do not speak */
+	WIRE_E_PROTOCOL,   /* older than WIRE_PROTOCOL_MIN */
 };
 
 struct wire_msg {
@@ -31,7 +34,11 @@ struct wire_msg {
 
 int wire_decode(const void *data, size_t len, struct wire_msg *ret_msg);
 void wire_msg_clear(struct wire_msg *msg);
+/* Appends env in WIRE_PROTOCOL, or in an older version agreed with the peer. */
 void wire_encode_envelope(Prospector__Envelope *env, struct buf *out);
+void wire_encode_envelope_v(Prospector__Envelope *env, unsigned protocol, struct buf *out);
+/* The version two sides agree on: the older of the two. */
+unsigned wire_protocol_agree(unsigned peer);
 
 /* Model ↔ protobuf. The protobuf structs built here own heap copies; free with wire_free_*. */
 Prospector__Object *wire_object_from_obj(const struct obj *o);

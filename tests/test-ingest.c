@@ -87,6 +87,12 @@ static void encode(Prospector__Envelope *env, struct buf *b)
 	wire_encode_envelope(env, b);
 }
 
+static void encode_v(Prospector__Envelope *env, unsigned protocol, struct buf *b)
+{
+	buf_init(b);
+	wire_encode_envelope_v(env, protocol, b);
+}
+
 /* Sends bytes as peer rid; the replies are left in out. */
 static int send_bytes(const char *rid, const void *data, size_t len)
 {
@@ -207,6 +213,49 @@ static void test_hello(void)
 	wire_msg_clear(&msg);
 }
 
+/* An agent speaking protocol version v says HELLO; the reply's envelope version is returned and
+ * *ret_agreed is what WELCOME names (0: no WELCOME). */
+static unsigned hello_in(unsigned v, const char *agent, unsigned *ret_agreed, int *ret_r)
+{
+	Prospector__Envelope env = PROSPECTOR__ENVELOPE__INIT;
+	Prospector__Hello h = PROSPECTOR__HELLO__INIT;
+	struct wire_msg msg = { 0 };
+	struct buf b;
+	unsigned got = 0;
+
+	h.agent_id = (char *)agent;
+	h.incarnation = 7;
+	env.body_case = PROSPECTOR__ENVELOPE__BODY_HELLO;
+	env.hello = &h;
+	encode_v(&env, v, &b);
+	*ret_r = send_bytes(agent, b.data, b.len);
+	buf_free(&b);
+	*ret_agreed = 0;
+	if (reply_kind(0, &msg) == PROSPECTOR__ENVELOPE__BODY_WELCOME) {
+		got = msg.env->protocol;
+		*ret_agreed = msg.env->welcome->has_protocol ? msg.env->welcome->protocol : 1;
+	}
+	wire_msg_clear(&msg);
+	return got;
+}
+
+/* A newer collector keeps talking to an older agent, in the agent's version; a newer agent is
+ * answered in ours; a version older than any we speak is not answered at all. */
+static void test_protocol_versions(void)
+{
+	unsigned agreed;
+	int r;
+
+	is_int((int)hello_in(WIRE_PROTOCOL_MIN, "agent-old", &agreed, &r), WIRE_PROTOCOL_MIN,
+	       "an agent of the oldest version is answered in its version");
+	is_int((int)agreed, WIRE_PROTOCOL_MIN, "and WELCOME names that version");
+	is_int((int)hello_in(WIRE_PROTOCOL + 3, "agent-new", &agreed, &r), WIRE_PROTOCOL,
+	       "an agent of a newer version is answered in ours");
+	is_int((int)agreed, WIRE_PROTOCOL, "and WELCOME names ours");
+	hello_in(WIRE_PROTOCOL_MIN - 1, "agent-ancient", &agreed, &r);
+	ok(r == INGEST_E_INVALID && out.n == 0, "a version older than any spoken is refused unanswered");
+}
+
 static void expect_ack(uint64_t seq, const char *what)
 {
 	struct wire_msg msg = { 0 };
@@ -250,6 +299,16 @@ static void test_snapshot(const struct snapshot *s)
 	objects_free(po, s->nobjs);
 }
 
+/* 1 when reply i is a RESYNC of source. */
+static int resync_for(size_t i, const char *source)
+{
+	struct wire_msg msg = { 0 };
+	int r = reply_kind(i, &msg) == PROSPECTOR__ENVELOPE__BODY_RESYNC && strcmp(msg.env->resync->source, source) == 0;
+
+	wire_msg_clear(&msg);
+	return r;
+}
+
 static void test_delta_twice(const struct snapshot *old, const struct snapshot *new)
 {
 	struct diff *d = diff_snapshots(old, new);
@@ -270,6 +329,16 @@ static void test_delta_twice(const struct snapshot *old, const struct snapshot *
 	expect_ack(3, "the duplicate");
 	is_int(q_int("SELECT count(*) FROM history"), h, "no new history rows");
 	is_int(q_int("SELECT count(*) FROM applied WHERE seq = 3"), 1, "applied once");
+	buf_free(&bytes);
+
+	/* the same seq with other content: the first one stands, and the source is resynced */
+	b.crawled_at++;
+	batch_bytes(&b, &bytes);
+	is_int(send_bytes("peer-A", bytes.data, bytes.len), 0, "seq 3 again with other content");
+	expect_ack(3, "the different duplicate");
+	is_int(resync_for(1, "hr"), 1, "and a RESYNC of its source");
+	is_int(q_int("SELECT count(*) FROM history"), h, "no new history rows");
+	b.crawled_at--;
 	buf_free(&bytes);
 
 	/* the same key with content that does not match its hash */
@@ -565,6 +634,7 @@ int main(void)
 	s2 = build(true);
 	test_before_hello();
 	test_hello();
+	test_protocol_versions();
 	test_snapshot(s1);
 	test_delta_twice(s1, s2);
 	test_gap_and_garbage();

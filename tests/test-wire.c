@@ -180,9 +180,17 @@ static void test_small_messages(void)
 	cmd.kind = (Prospector__CommandKind)9;
 	is_int(round_trip(&env, &msg), WIRE_E_INVALID, "command: an unknown kind is refused");
 
-	env.protocol = 2;
 	cmd.kind = PROSPECTOR__COMMAND_KIND__CMD_PROBE_NOW;
-	is_int(decode_raw(&env, &msg), WIRE_E_PROTOCOL, "another protocol version is refused");
+	env.protocol = WIRE_PROTOCOL_MIN - 1;
+	is_int(decode_raw(&env, &msg), WIRE_E_PROTOCOL, "a version older than the oldest spoken is refused");
+	env.protocol = WIRE_PROTOCOL_MIN;
+	is_int(decode_raw(&env, &msg), 0, "the oldest version spoken decodes");
+	wire_msg_clear(&msg);
+	env.protocol = WIRE_PROTOCOL + 7;
+	is_int(decode_raw(&env, &msg), 0, "a newer version decodes (its new fields are skipped)");
+	wire_msg_clear(&msg);
+	is_int((int)wire_protocol_agree(WIRE_PROTOCOL + 7), WIRE_PROTOCOL, "with a newer peer: our version");
+	is_int((int)wire_protocol_agree(WIRE_PROTOCOL_MIN), WIRE_PROTOCOL_MIN, "with an older peer: theirs");
 	env.protocol = 1;
 	env.body_case = PROSPECTOR__ENVELOPE__BODY__NOT_SET;
 	is_int(decode_raw(&env, &msg), WIRE_E_INVALID, "an envelope without a body is refused");
