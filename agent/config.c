@@ -17,6 +17,9 @@
 #define DEFAULT_MAX_BATCH (1024 * 1024)
 #define DEFAULT_SPLAY 10
 #define DEFAULT_MASS_DROP_PERCENT 50
+#define DEFAULT_OUTBOX_MAX_BYTES (64ULL << 20)
+#define DEFAULT_OUTBOX_MAX_AGE (7 * 86400)
+#define MIN_OUTBOX_MAX_BYTES (1ULL << 20)
 
 static const struct conf_key agent_keys[] = {
 	{ "id", CONF_STRING, true, offsetof(struct agent_conf, id) },
@@ -25,6 +28,8 @@ static const struct conf_key agent_keys[] = {
 	{ "heartbeat", CONF_DURATION, false, offsetof(struct agent_conf, heartbeat) },
 	{ "max_batch_bytes", CONF_UINT, false, offsetof(struct agent_conf, max_batch_bytes) },
 	{ "splay", CONF_DURATION, false, offsetof(struct agent_conf, splay) },
+	{ "outbox_max_bytes", CONF_SIZE, false, offsetof(struct agent_conf, outbox_max_bytes) },
+	{ "outbox_max_age", CONF_DURATION, false, offsetof(struct agent_conf, outbox_max_age) },
 	{ NULL, 0, false, 0 },
 };
 
@@ -119,6 +124,18 @@ static int agent_conf_source(struct conf *c, const struct conf_section *s, struc
 	return source_check(ac, sc, err, errlen);
 }
 
+/* An outbox bound below a snapshot's worth would turn every change into a full resync. */
+static int agent_section_check(const struct conf_section *s, const struct agent_conf *ac, char *err, size_t errlen)
+{
+	if (ac->outbox_max_bytes < MIN_OUTBOX_MAX_BYTES)
+		return conf_error(err, errlen, ac->path, conf_key_line(s, "outbox_max_bytes"),
+				  "outbox_max_bytes: at least %s", "1M");
+	if (ac->outbox_max_age < 60)
+		return conf_error(err, errlen, ac->path, conf_key_line(s, "outbox_max_age"),
+				  "outbox_max_age: at least %s", "1m");
+	return 0;
+}
+
 static int agent_conf_sections(struct conf *c, struct agent_conf *ac, char *err, size_t errlen)
 {
 	bool have_agent = false;
@@ -132,6 +149,8 @@ static int agent_conf_sections(struct conf *c, struct agent_conf *ac, char *err,
 			r = conf_apply(c, s, agent_keys, ac);
 			if (r)
 				snprintf(err, errlen, "%s", c->error);
+			else
+				r = agent_section_check(s, ac, err, errlen);
 		} else if (strcmp(s->type, "source") == 0) {
 			r = agent_conf_source(c, s, ac, err, errlen);
 		} else {
@@ -168,6 +187,8 @@ int agent_conf_load(const char *path, struct agent_conf **ret_conf, char *err, s
 	ac->heartbeat = DEFAULT_HEARTBEAT;
 	ac->max_batch_bytes = DEFAULT_MAX_BATCH;
 	ac->splay = DEFAULT_SPLAY;
+	ac->outbox_max_bytes = DEFAULT_OUTBOX_MAX_BYTES;
+	ac->outbox_max_age = DEFAULT_OUTBOX_MAX_AGE;
 	r = agent_conf_sections(c, ac, err, errlen);
 	conf_free(c);
 	if (r) {

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct source_conf {
 	char *name;
@@ -30,6 +31,8 @@ struct agent_conf {
 	unsigned heartbeat;  /* seconds */
 	unsigned max_batch_bytes;
 	unsigned splay;      /* seconds: first crawls spread over this long */
+	uint64_t outbox_max_bytes; /* beyond this, unsent changes are replaced by snapshots */
+	unsigned outbox_max_age;   /* seconds: likewise for unsent changes older than this */
 	struct source_conf *sources;
 	size_t nsources;
 };

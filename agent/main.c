@@ -14,6 +14,7 @@
 #include "config.h"
 #include "fixture.h"
 #include "log.h"
+#include "outbox.h"
 #include "publisher.h"
 #include "source.h"
 #include "state.h"
@@ -76,6 +77,10 @@ static const char help_text[] =
 	"    heartbeat       how often probe status is sent (default 30s)\n"
 	"    max_batch_bytes largest batch sent (default 1048576; the collector may ask for less)\n"
 	"    splay           first crawls start at a random moment within this (default 10s)\n"
+	"    outbox_max_bytes  when the changes waiting for the collector exceed this (default 64M),\n"
+	"                    those of each source are replaced by one full snapshot of it: the\n"
+	"                    collector rebuilds the same catalog from it, marked as found by resync\n"
+	"    outbox_max_age  likewise for changes waiting longer than this (default 7d)\n"
 	"\n"
 	"    [source \"NAME\"]   NAME starts every object path: NAME/database/schema/table.column\n"
 	"    driver          pg (PostgreSQL via libpq), mysql (MySQL/MariaDB), odbc (anything with an\n"
@@ -229,24 +234,49 @@ static void agent_on_command(void *ctx, enum publisher_cmd cmd, const char *name
 	src->next_run = time_mono_ms(); /* every command means: probe now */
 }
 
-static void agent_run_due(struct agent *a, uint64_t now)
+/* The largest batch to build: ours, or the collector's limit when it asked for less. */
+static size_t agent_max_batch(struct agent *a, size_t advertised)
 {
 	size_t max_batch = a->conf->max_batch_bytes;
-	size_t advertised = publisher_max_batch(a->pub);
 
-	if (advertised && advertised < max_batch)
-		max_batch = advertised;
+	return advertised && advertised < max_batch ? advertised : max_batch;
+}
+
+/* Keeps the unsent end of the outbox within its bound and below the collector's limit. */
+static void agent_outbox_upkeep(struct agent *a, uint64_t from, size_t max_batch)
+{
+	struct outbox_bound bound = { a->conf->outbox_max_bytes, a->conf->outbox_max_age };
+	struct outbox_upkeep res;
+
+	if (outbox_upkeep(a->st, a->sources, a->nsources, &bound, from, max_batch, &res) < 0)
+		log_warnx("outbox upkeep: %s", state_error(a->st));
+}
+
+static void agent_on_welcome(void *ctx, uint64_t from, size_t max_batch_bytes)
+{
+	struct agent *a = ctx;
+
+	agent_outbox_upkeep(a, from, agent_max_batch(a, max_batch_bytes));
+}
+
+static void agent_run_due(struct agent *a, uint64_t now)
+{
+	size_t max_batch = agent_max_batch(a, publisher_max_batch(a->pub)), queued = 0;
+
 	for (size_t i = 0; i < a->nsources && !quit; i++) {
 		struct source *src = a->sources[i];
-		size_t batches;
+		size_t batches = 0;
 
 		if (src->next_run > now)
 			continue;
 		if (source_run(src, a->st, max_batch, &batches) != 0)
 			a->failed = true;
+		queued += batches;
 		source_schedule(src, time_mono_ms());
 		a->next_heartbeat = 0; /* tell the collector the new status right away */
 	}
+	if (queued)
+		agent_outbox_upkeep(a, publisher_unsent_from(a->pub), max_batch);
 }
 
 static uint64_t agent_timeout(struct agent *a, uint64_t now)
@@ -292,7 +322,7 @@ static int agent_setup(struct agent *a)
 		a->sources[i] = source_new(&a->conf->sources[i]);
 	pc = (struct publisher_conf){
 		.endpoint = a->conf->collector, .agent_id = a->conf->id, .sources = a->sources,
-		.nsources = a->nsources, .on_command = agent_on_command, .ctx = a,
+		.nsources = a->nsources, .on_command = agent_on_command, .on_welcome = agent_on_welcome, .ctx = a,
 	};
 	if (publisher_new(&pc, a->st, &a->pub, err, sizeof(err)) < 0) {
 		log_warnx("%s", err);

@@ -26,7 +26,10 @@ struct publisher {
 	uint64_t hello_at;     /* when HELLO was last sent */
 	uint64_t sent_upto;    /* highest seq sent since the last WELCOME */
 	uint64_t progress_at;  /* when the last ACK moved, or the window was last (re)started */
+	uint64_t sent_hwm;     /* highest seq ever handed to the socket, by this process or (for all we
+				* know) the one before it: rows above it were never sent */
 	size_t max_batch;
+	unsigned protocol;     /* agreed in WELCOME */
 };
 
 static int publisher_send(struct publisher *pub, Prospector__Envelope *env)
@@ -35,19 +38,27 @@ static int publisher_send(struct publisher *pub, Prospector__Envelope *env)
 	int r;
 
 	buf_init(&b);
-	wire_encode_envelope(env, &b);
+	wire_encode_envelope_v(env, pub->welcomed ? pub->protocol : WIRE_PROTOCOL, &b);
 	r = zmq_send(pub->sock, b.data, b.len, ZMQ_DONTWAIT);
 	buf_free(&b);
 	return r < 0 ? -errno : 0;
 }
 
+/* ZMTP heartbeats find a connection that died without a FIN (a cut cable, a dropped NAT entry)
+ * and make ZeroMQ reconnect; without them a half-open TCP connection swallows sends for as long as
+ * the kernel keeps retransmitting. */
+#define ZMTP_HEARTBEAT_MS 5000
+#define ZMTP_HEARTBEAT_TIMEOUT_MS 20000
+
 static int publisher_set_options(struct publisher *pub)
 {
-	int zero = 0, one = 1, hwm = 1000;
+	int zero = 0, one = 1, hwm = 1000, ivl = ZMTP_HEARTBEAT_MS, timeout = ZMTP_HEARTBEAT_TIMEOUT_MS;
 
 	if (zmq_setsockopt(pub->sock, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
 	    zmq_setsockopt(pub->sock, ZMQ_IMMEDIATE, &one, sizeof(one)) < 0 ||
-	    zmq_setsockopt(pub->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0)
+	    zmq_setsockopt(pub->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0 ||
+	    zmq_setsockopt(pub->sock, ZMQ_HEARTBEAT_IVL, &ivl, sizeof(ivl)) < 0 ||
+	    zmq_setsockopt(pub->sock, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof(timeout)) < 0)
 		return -errno;
 	return 0;
 }
@@ -60,6 +71,7 @@ int publisher_new(const struct publisher_conf *conf, struct state *st, struct pu
 
 	pub->conf = *conf;
 	pub->st = st;
+	pub->sent_hwm = state_peek_next_seq(st) - 1; /* a previous process may have sent any of them */
 	pub->zctx = zmq_ctx_new();
 	pub->sock = zmq_socket(pub->zctx, ZMQ_DEALER);
 	r = pub->sock ? publisher_set_options(pub) : -errno;
@@ -96,6 +108,13 @@ void *publisher_socket(struct publisher *pub)
 size_t publisher_max_batch(const struct publisher *pub)
 {
 	return pub->welcomed ? pub->max_batch : 0;
+}
+
+uint64_t publisher_unsent_from(const struct publisher *pub)
+{
+	uint64_t acked = state_last_acked(pub->st);
+
+	return (pub->sent_hwm > acked ? pub->sent_hwm : acked) + 1;
 }
 
 static Prospector__SourceInfo *publisher_source_info(const struct source *src)
@@ -144,6 +163,8 @@ static int publisher_send_batch(void *ctx, uint64_t seq, const void *data, size_
 	if (zmq_send(pub->sock, data, len, ZMQ_DONTWAIT) < 0)
 		return -errno; /* not connected yet, or the queue is full: try again on the next pump */
 	pub->sent_upto = seq;
+	if (pub->sent_hwm < seq)
+		pub->sent_hwm = seq;
 	return 0;
 }
 
@@ -189,17 +210,23 @@ static void publisher_on_welcome(struct publisher *pub, const Prospector__Envelo
 	const Prospector__Welcome *w = env->welcome;
 	uint64_t expected = w->expected_seq;
 
+	pub->protocol = w->has_protocol ? wire_protocol_agree(w->protocol) : WIRE_PROTOCOL_MIN;
 	if (!pub->welcomed)
-		log_info("collector %s welcomed us, expecting batch %llu", pub->conf.endpoint, (unsigned long long)expected);
+		log_info("collector %s welcomed us (protocol %u), expecting batch %llu", pub->conf.endpoint, pub->protocol,
+			 (unsigned long long)expected);
 	pub->welcomed = true;
 	pub->max_batch = w->max_batch_bytes;
 	if (expected > 0)
 		publisher_acked(pub, expected - 1, now);
-	/* Resend from what the collector expects: what we sent before may have been lost. */
+	/* Resend from what the collector expects: what we sent before may have been lost. Everything
+	 * from there on is known not to be applied, so it may be rewritten before it goes out. */
 	pub->sent_upto = expected > 0 ? expected - 1 : 0;
 	if (pub->sent_upto < state_last_acked(pub->st))
 		pub->sent_upto = state_last_acked(pub->st);
+	pub->sent_hwm = pub->sent_upto;
 	pub->progress_at = now;
+	if (pub->conf.on_welcome)
+		pub->conf.on_welcome(pub->conf.ctx, pub->sent_upto + 1, pub->max_batch);
 }
 
 static void publisher_on_nack(struct publisher *pub, const Prospector__Envelope *env, uint64_t now)

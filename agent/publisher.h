@@ -26,6 +26,9 @@ enum publisher_cmd {
 };
 
 typedef void (*publisher_cmd_cb)(void *ctx, enum publisher_cmd cmd, const char *source, unsigned interval_s);
+/* WELCOME arrived: nothing from seq `from` on is at the collector, and batches must not be larger
+ * than max_batch_bytes. Called before anything is sent, so the outbox may still be rewritten. */
+typedef void (*publisher_welcome_cb)(void *ctx, uint64_t from, size_t max_batch_bytes);
 
 struct publisher_conf {
 	const char *endpoint;
@@ -33,6 +36,7 @@ struct publisher_conf {
 	struct source **sources; /* borrowed, for HELLO and heartbeats */
 	size_t nsources;
 	publisher_cmd_cb on_command;
+	publisher_welcome_cb on_welcome;
 	void *ctx;
 };
 
@@ -52,3 +56,5 @@ uint64_t publisher_timeout(const struct publisher *pub, uint64_t now_mono_ms);
 bool publisher_drained(struct publisher *pub);
 /* The collector's advertised batch size limit, or 0 before WELCOME. */
 size_t publisher_max_batch(const struct publisher *pub);
+/* The first outbox seq that was never handed to the socket (so the collector cannot have it). */
+uint64_t publisher_unsent_from(const struct publisher *pub);

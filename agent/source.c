@@ -271,6 +271,19 @@ static bool source_unchanged(const struct snapshot *old, const struct snapshot *
 	return true;
 }
 
+struct wire_source_info source_wire_info(const struct source *src, uint64_t crawled_at_ms)
+{
+	struct wire_source_info info = {
+		.driver = src->conf->driver,
+		.department = src->conf->department,
+		.system = src->conf->system,
+		.interval_s = src->interval,
+		.crawled_at_ms = crawled_at_ms,
+	};
+
+	return info;
+}
+
 /* Stores the batches and the snapshot they lead to in one transaction. */
 static int source_commit(struct source *src, struct state *st, const struct wire_batches *wb,
 			 const struct snapshot *snap)
@@ -284,7 +297,8 @@ static int source_commit(struct source *src, struct state *st, const struct wire
 
 		buf_reset(&b);
 		wire_batches_encode(wb, i, state_incarnation(st), seq, &b);
-		r = state_outbox_add(st, seq, src->conf->name, b.data, b.len);
+		r = state_outbox_add(st, &(struct state_row){ .seq = seq, .source = src->conf->name, .data = b.data,
+							       .len = b.len, .kind = wire_batches_kind(wb, i) });
 	}
 	buf_free(&b);
 	if (r == 0)
@@ -296,17 +310,14 @@ static int source_commit(struct source *src, struct state *st, const struct wire
 }
 
 static int source_deliver(struct source *src, struct state *st, struct snapshot *old, struct snapshot *new,
-			  size_t max_batch_bytes, size_t *ret_batches)
+			  bool mass_drop, size_t max_batch_bytes, size_t *ret_batches)
 {
-	struct wire_source_info info = {
-		.driver = src->conf->driver,
-		.department = src->conf->department,
-		.system = src->conf->system,
-		.interval_s = src->interval,
-		.crawled_at_ms = src->status.last_start,
-	};
+	struct wire_source_info info = source_wire_info(src, src->status.last_start);
 	struct diff *d = old ? diff_snapshots(old, new) : NULL;
-	struct wire_batches *wb = wire_batches_build(old, new, d, &info, max_batch_bytes);
+	struct wire_batches *wb;
+
+	info.mass_drop = mass_drop;
+	wb = wire_batches_build(old, new, d, &info, max_batch_bytes);
 	int r = source_commit(src, st, wb, new);
 
 	if (r == 0) {
@@ -364,11 +375,13 @@ static bool source_mass_drop(const struct source *src, const struct snapshot *ol
  * complete crawl a moment later; only when that one agrees is anything sent (a database restored
  * into place, a half-privileged account or a mounted-wrong volume must not wipe the catalog).
  */
-static int source_confirm_drops(struct source *src, const struct snapshot *old, struct snapshot **new)
+static int source_confirm_drops(struct source *src, const struct snapshot *old, struct snapshot **new,
+				bool *ret_confirmed)
 {
 	size_t dropped, total;
 	int r;
 
+	*ret_confirmed = false;
 	if (!source_mass_drop(src, old, *new, &dropped, &total))
 		return 0;
 	log_warnx("source %s: this crawl would drop %zu of %zu tables and views; holding it for a second crawl",
@@ -382,6 +395,7 @@ static int source_confirm_drops(struct source *src, const struct snapshot *old, 
 			  dropped, total);
 		snprintf(src->status.warning, sizeof(src->status.warning),
 			 "mass drop confirmed by a second crawl: %zu of %zu tables and views", dropped, total);
+		*ret_confirmed = true;
 	}
 	return r;
 }
@@ -390,6 +404,7 @@ int source_run(struct source *src, struct state *st, size_t max_batch_bytes, siz
 {
 	struct snapshot *new = NULL, *old = NULL;
 	uint64_t t0 = time_now_ms();
+	bool mass_drop = false;
 	int r;
 
 	*ret_batches = 0;
@@ -406,9 +421,9 @@ int source_run(struct source *src, struct state *st, size_t max_batch_bytes, siz
 	else
 		r = source_observe(src, old, &new);
 	if (r == 0)
-		r = source_confirm_drops(src, old, &new);
+		r = source_confirm_drops(src, old, &new, &mass_drop);
 	if (r == 0 && !source_unchanged(old, new))
-		r = source_deliver(src, st, old, new, max_batch_bytes, ret_batches);
+		r = source_deliver(src, st, old, new, mass_drop, max_batch_bytes, ret_batches);
 	src->status.last_end = time_now_ms();
 	src->status.duration_ms = (uint32_t)(src->status.last_end - t0);
 	src->status.ran = true;

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "driver.h"
 #include "state.h"
+#include "wire_batch.h"
 
 struct source_status {
 	uint64_t last_start;  /* unix ms */
@@ -52,3 +53,5 @@ void source_schedule(struct source *src, uint64_t now_mono_ms);
 /* The first run of a daemon: at a random moment within the splay (or the interval, if shorter), so
  * that a fleet started together does not probe in lock-step. */
 void source_splay(struct source *src, uint64_t now_mono_ms, unsigned splay_s);
+/* What the batches of a crawl say about their source. */
+struct wire_source_info source_wire_info(const struct source *src, uint64_t crawled_at_ms);

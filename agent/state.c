@@ -27,7 +27,10 @@ static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS snapshots(source TEXT PRIMARY KEY, root BLOB NOT NULL,"
 	" data BLOB NOT NULL, crawled_at INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY, source TEXT NOT NULL,"
-	" data BLOB NOT NULL, created INTEGER NOT NULL);";
+	" data BLOB NOT NULL, created INTEGER NOT NULL, kind INTEGER NOT NULL DEFAULT 0);";
+
+/* The outbox's kind column came after the first release; rows from before count as deltas. */
+static const char migrate_kind_sql[] = "ALTER TABLE outbox ADD COLUMN kind INTEGER NOT NULL DEFAULT 0";
 
 static int state_sqlfail(struct state *st, const char *what)
 {
@@ -71,6 +74,15 @@ static int64_t state_meta(struct state *st, const char *key, int64_t fallback)
 static int state_set_meta(struct state *st, const char *key, int64_t value)
 {
 	return state_step(st, "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", key, value, NULL);
+}
+
+static int state_migrate(struct state *st)
+{
+	int64_t has_kind = 0;
+
+	if (state_step(st, "SELECT count(*) FROM pragma_table_info('outbox') WHERE name = 'kind'", NULL, 0, &has_kind) < 0)
+		return -EIO;
+	return has_kind ? 0 : state_exec(st, migrate_kind_sql);
 }
 
 static int state_init_incarnation(struct state *st)
@@ -148,7 +160,7 @@ int state_open(const char *state_dir, struct state **ret_st, char *err, size_t e
 	if (r == 0)
 		sqlite3_busy_timeout(st->db, 5000);
 	if (r == 0 && (state_exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;") < 0 ||
-		       state_exec(st, schema_sql) < 0 || state_init_incarnation(st) < 0)) {
+		       state_exec(st, schema_sql) < 0 || state_migrate(st) < 0 || state_init_incarnation(st) < 0)) {
 		snprintf(err, errlen, "%s/%s", state_dir, st->error);
 		r = -EIO;
 	}
@@ -217,18 +229,24 @@ uint64_t state_next_seq(struct state *st)
 	return st->next_seq++;
 }
 
-int state_outbox_add(struct state *st, uint64_t seq, const char *source, const void *data, size_t len)
+uint64_t state_peek_next_seq(const struct state *st)
+{
+	return st->next_seq;
+}
+
+int state_outbox_add(struct state *st, const struct state_row *row)
 {
 	sqlite3_stmt *stmt;
 	int rc;
 
-	if (sqlite3_prepare_v2(st->db, "INSERT INTO outbox(seq, source, data, created) VALUES (?, ?, ?, ?)", -1,
-			       &stmt, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(st->db, "INSERT INTO outbox(seq, source, data, created, kind) VALUES (?, ?, ?, ?, ?)",
+			       -1, &stmt, NULL) != SQLITE_OK)
 		return state_sqlfail(st, "outbox insert");
-	sqlite3_bind_int64(stmt, 1, (int64_t)seq);
-	sqlite3_bind_text(stmt, 2, source, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_blob(stmt, 3, data, (int)len, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(stmt, 4, (int64_t)time_now_ms());
+	sqlite3_bind_int64(stmt, 1, (int64_t)row->seq);
+	sqlite3_bind_text(stmt, 2, row->source, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(stmt, 3, row->data, (int)row->len, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 4, row->created ? row->created : (int64_t)time_now_ms());
+	sqlite3_bind_int(stmt, 5, row->kind);
 	rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
 	return rc == SQLITE_DONE ? 0 : state_sqlfail(st, "outbox insert");
@@ -322,4 +340,101 @@ int state_outbox_depth(struct state *st, uint64_t *ret_batches, uint64_t *ret_by
 	*ret_bytes = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(stmt, 1) : 0;
 	sqlite3_finalize(stmt);
 	return rc == SQLITE_ROW ? 0 : state_sqlfail(st, "outbox depth");
+}
+
+/* --- upkeep of the unsent part of the outbox (agent/outbox.c) ------------------------------------ */
+
+int state_outbox_sources(struct state *st, uint64_t from, state_source_cb cb, void *ctx)
+{
+	sqlite3_stmt *stmt;
+	int rc, r = 0;
+
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT source, sum(length(data)), min(created), max(kind NOT IN (1, 2)) FROM outbox"
+			       " WHERE seq >= ? GROUP BY source ORDER BY source",
+			       -1, &stmt, NULL) != SQLITE_OK)
+		return state_sqlfail(st, "outbox sources");
+	sqlite3_bind_int64(stmt, 1, (int64_t)from);
+	while (r == 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct state_source_usage u = {
+			.source = (const char *)sqlite3_column_text(stmt, 0),
+			.bytes = (uint64_t)sqlite3_column_int64(stmt, 1),
+			.oldest = sqlite3_column_int64(stmt, 2),
+			.has_changes = sqlite3_column_int(stmt, 3) != 0,
+		};
+
+		r = cb(ctx, &u);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = state_sqlfail(st, "outbox sources");
+	sqlite3_finalize(stmt);
+	return r;
+}
+
+int state_outbox_larger_than(struct state *st, uint64_t from, size_t max_bytes, uint64_t *ret_count)
+{
+	int64_t n = 0;
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM outbox WHERE seq >= ? AND length(data) > ?", -1, &stmt,
+			       NULL) != SQLITE_OK)
+		return state_sqlfail(st, "outbox sizes");
+	sqlite3_bind_int64(stmt, 1, (int64_t)from);
+	sqlite3_bind_int64(stmt, 2, (int64_t)max_bytes);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		n = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	*ret_count = (uint64_t)n;
+	return rc == SQLITE_ROW ? 0 : state_sqlfail(st, "outbox sizes");
+}
+
+/* The rows being rewritten wait in a temporary table, so that they can be streamed back one at a
+ * time: an outbox near its bound does not have to fit in memory. */
+int state_outbox_detach(struct state *st, uint64_t from)
+{
+	if (state_exec(st, "DROP TABLE IF EXISTS temp.detached") < 0 ||
+	    state_step(st, "CREATE TEMP TABLE detached AS SELECT * FROM outbox WHERE seq >= ?", NULL, (int64_t)from,
+		       NULL) < 0 ||
+	    state_step(st, "DELETE FROM outbox WHERE seq >= ?", NULL, (int64_t)from, NULL) < 0)
+		return -EIO;
+	st->next_seq = from;
+	return 0;
+}
+
+int state_outbox_detached_each(struct state *st, state_row_cb cb, void *ctx)
+{
+	sqlite3_stmt *stmt;
+	int rc, r = 0;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT seq, source, data, created, kind FROM temp.detached ORDER BY seq", -1,
+			       &stmt, NULL) != SQLITE_OK)
+		return state_sqlfail(st, "outbox rewrite");
+	while (r == 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct state_row row = {
+			.seq = (uint64_t)sqlite3_column_int64(stmt, 0),
+			.source = (const char *)sqlite3_column_text(stmt, 1),
+			.data = sqlite3_column_blob(stmt, 2),
+			.len = (size_t)sqlite3_column_bytes(stmt, 2),
+			.created = sqlite3_column_int64(stmt, 3),
+			.kind = sqlite3_column_int(stmt, 4),
+		};
+
+		r = cb(ctx, &row);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = state_sqlfail(st, "outbox rewrite");
+	sqlite3_finalize(stmt);
+	if (state_exec(st, "DROP TABLE IF EXISTS temp.detached") < 0 && r == 0)
+		r = -EIO;
+	return r;
+}
+
+int64_t state_snapshot_time(struct state *st, const char *source)
+{
+	int64_t t = 0;
+
+	state_step(st, "SELECT crawled_at FROM snapshots WHERE source = ?", source, 0, &t);
+	return t;
 }

@@ -10,6 +10,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,7 +34,18 @@ int state_load_snapshot(struct state *st, const char *source, struct snapshot **
 /* A crawl's commit: begin, next_seq/outbox_add for each batch, put_snapshot, commit (or rollback). */
 int state_begin(struct state *st);
 uint64_t state_next_seq(struct state *st);
-int state_outbox_add(struct state *st, uint64_t seq, const char *source, const void *data, size_t len);
+/* One outbox row. kind is the batch's Prospector__BatchKind; created is unix ms (0 when adding:
+ * now). Its strings and data are borrowed. */
+struct state_row {
+	uint64_t seq;
+	const char *source;
+	const void *data;
+	size_t len;
+	int64_t created;
+	int kind;
+};
+
+int state_outbox_add(struct state *st, const struct state_row *row);
 int state_put_snapshot(struct state *st, const struct snapshot *snap);
 int state_commit(struct state *st);
 void state_rollback(struct state *st);
@@ -48,3 +60,28 @@ int state_outbox_ack(struct state *st, uint64_t seq);
 /* Number of batches and bytes waiting. */
 int state_outbox_depth(struct state *st, uint64_t *ret_batches, uint64_t *ret_bytes);
 const char *state_error(const struct state *st);
+
+/*
+ * Upkeep of the unsent end of the outbox, rows from seq `from` on, which the collector has not
+ * applied and which may therefore be rewritten (agent/outbox.c), inside state_begin/commit:
+ * detach them, then stream them back through state_outbox_detached_each, re-adding with
+ * state_next_seq/state_outbox_add what is to stay, renumbered from `from`.
+ */
+struct state_source_usage {
+	const char *source;
+	uint64_t bytes;
+	int64_t oldest;   /* created, unix ms, of its oldest row */
+	bool has_changes; /* some row is not part of a full snapshot */
+};
+typedef int (*state_source_cb)(void *ctx, const struct state_source_usage *u);
+typedef int (*state_row_cb)(void *ctx, const struct state_row *row);
+/* Per source with rows from `from` on, in source order. */
+int state_outbox_sources(struct state *st, uint64_t from, state_source_cb cb, void *ctx);
+/* How many rows from `from` on are larger than max_bytes. */
+int state_outbox_larger_than(struct state *st, uint64_t from, size_t max_bytes, uint64_t *ret_count);
+int state_outbox_detach(struct state *st, uint64_t from);
+int state_outbox_detached_each(struct state *st, state_row_cb cb, void *ctx);
+/* When the stored snapshot of source was taken, unix ms; 0 when there is none. */
+int64_t state_snapshot_time(struct state *st, const char *source);
+/* The sequence number the next batch will get, without taking it. */
+uint64_t state_peek_next_seq(const struct state *st);

@@ -26,14 +26,6 @@ void collector_conf_free(struct collector_conf *conf)
 	free(conf);
 }
 
-static unsigned conf_key_line(const struct conf_section *s, const char *key)
-{
-	for (size_t i = 0; i < s->nentries; i++)
-		if (strcmp(s->entries[i].key, key) == 0)
-			return s->entries[i].line;
-	return s->line;
-}
-
 /* Exactly one [collector]; any other section is someone else's file or a typo. */
 static const struct conf_section *collector_section(const struct conf *c, char *err, size_t errlen)
 {

@@ -137,7 +137,7 @@ static void *socket_open(void *zctx, const struct collector_conf *conf)
 {
 	void *sock = zmq_socket(zctx, ZMQ_ROUTER);
 	int64_t maxmsg = (int64_t)conf->max_batch_bytes * 2;
-	int linger = 0, mandatory = 1;
+	int linger = 0, mandatory = 1, hb_ivl = 5000, hb_timeout = 20000;
 
 	if (!sock)
 		fatalx("cannot create a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
@@ -145,6 +145,10 @@ static void *socket_open(void *zctx, const struct collector_conf *conf)
 	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
 	/* A command to an agent that has gone must fail, not vanish, so that it stays queued. */
 	zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof(mandatory));
+	/* ZMTP heartbeats close connections whose agent vanished without a FIN (power cut, network
+	 * cut), so that their queued replies and commands do not pile up. */
+	zmq_setsockopt(sock, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof(hb_ivl));
+	zmq_setsockopt(sock, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof(hb_timeout));
 	if (zmq_bind(sock, conf->listen) != 0)
 		fatalx("%s:%u: listen = %s: %s", conf->path, conf->listen_line, conf->listen,
 		       zmq_strerror(zmq_errno()));

@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,18 +185,26 @@ const struct conf_section *conf_section(const struct conf *c, const char *type)
 	return NULL;
 }
 
-static const struct {
+struct unit {
 	char suffix;
-	unsigned mult;
-} duration_units[] = {
+	unsigned long long mult;
+};
+
+static const struct unit duration_units[] = {
 	{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
 };
 
-int conf_parse_duration(const char *s, unsigned *ret_seconds)
+/* Sizes are binary: what `ls -lh` and `df -h` show. */
+static const struct unit size_units[] = {
+	{ 'k', 1ULL << 10 }, { 'K', 1ULL << 10 }, { 'M', 1ULL << 20 }, { 'G', 1ULL << 30 }, { 'T', 1ULL << 40 },
+};
+
+/* A whole number with at most one unit suffix from the table, no larger than max. */
+static int conf_parse_scaled(const char *s, const struct unit *units, size_t nunits, unsigned long long max,
+			     unsigned long long *ret_v)
 {
 	char *end;
-	unsigned long long v;
-	unsigned mult = 1;
+	unsigned long long v, mult = 1;
 
 	if (!isdigit((unsigned char)*s))
 		return -EINVAL;
@@ -206,17 +215,38 @@ int conf_parse_duration(const char *s, unsigned *ret_seconds)
 	if (*end) {
 		size_t i;
 
-		for (i = 0; i < sizeof(duration_units) / sizeof(duration_units[0]); i++)
-			if (duration_units[i].suffix == end[0] && end[1] == '\0')
+		for (i = 0; i < nunits; i++)
+			if (units[i].suffix == end[0] && end[1] == '\0')
 				break;
-		if (i == sizeof(duration_units) / sizeof(duration_units[0]))
+		if (i == nunits)
 			return -EINVAL;
-		mult = duration_units[i].mult;
+		mult = units[i].mult;
 	}
-	if (v > 0xffffffffULL / mult)
+	if (v > max / mult)
 		return -EINVAL;
-	*ret_seconds = (unsigned)(v * mult);
+	*ret_v = v * mult;
 	return 0;
+}
+
+int conf_parse_duration(const char *s, unsigned *ret_seconds)
+{
+	unsigned long long v;
+	int r = conf_parse_scaled(s, duration_units, sizeof(duration_units) / sizeof(duration_units[0]), 0xffffffffULL,
+				  &v);
+
+	if (r == 0)
+		*ret_seconds = (unsigned)v;
+	return r;
+}
+
+static int conf_parse_size(const char *s, uint64_t *ret_bytes)
+{
+	unsigned long long v;
+	int r = conf_parse_scaled(s, size_units, sizeof(size_units) / sizeof(size_units[0]), INT64_MAX, &v);
+
+	if (r == 0)
+		*ret_bytes = v;
+	return r;
 }
 
 static int conf_parse_uint(const char *s, unsigned *ret_v)
@@ -255,6 +285,7 @@ static const char *const type_expect[] = {
 	[CONF_STRING] = "a string",
 	[CONF_DURATION] = "a duration like 30s, 5m, 2h or 1d",
 	[CONF_UINT] = "a whole number",
+	[CONF_SIZE] = "a size like 512k, 64M or 1G",
 	[CONF_BOOL] = "yes or no",
 	[CONF_LIST] = "a comma-separated list",
 };
@@ -273,10 +304,20 @@ static int conf_store(const struct conf_key *k, const char *value, void *target)
 		return conf_parse_duration(value, (unsigned *)field);
 	case CONF_UINT:
 		return conf_parse_uint(value, (unsigned *)field);
+	case CONF_SIZE:
+		return conf_parse_size(value, (uint64_t *)field);
 	case CONF_BOOL:
 		return conf_parse_bool(value, (bool *)field);
 	}
 	return -EINVAL;
+}
+
+unsigned conf_key_line(const struct conf_section *s, const char *key)
+{
+	for (size_t i = 0; i < s->nentries; i++)
+		if (strcmp(s->entries[i].key, key) == 0)
+			return s->entries[i].line;
+	return s->line;
 }
 
 static const struct conf_key *conf_key_find(const struct conf_key *keys, const char *key)

@@ -42,13 +42,15 @@ enum conf_type {
 	CONF_UINT,
 	CONF_BOOL,
 	CONF_LIST,     /* comma-separated, stored as the raw string */
+	CONF_SIZE,     /* "512k", "64M", "1G" (binary) or plain bytes; stored as uint64_t */
 };
 
 struct conf_key {
 	const char *key;
 	enum conf_type type;
 	bool required;
-	size_t offset; /* offsetof into the caller's struct: char * for strings, unsigned for numbers, bool */
+	size_t offset; /* offsetof into the caller's struct: char * for strings, unsigned for numbers,
+			* uint64_t for sizes, bool */
 };
 
 /* 0, -errno when the file cannot be read, 1 for a syntax error (message in c->error). */
@@ -56,6 +58,8 @@ int conf_load(const char *path, struct conf **ret_c);
 void conf_free(struct conf *c);
 /* Fills target from section s. 0 or 1 with c->error set. Unknown keys are warned about (log_warnx). */
 int conf_apply(struct conf *c, const struct conf_section *s, const struct conf_key *keys, void *target);
+/* The line a key was set on in s, or the section's own line when it was not set. */
+unsigned conf_key_line(const struct conf_section *s, const char *key);
 /* The first section of that type, or NULL. */
 const struct conf_section *conf_section(const struct conf *c, const char *type);
 /* "5m" → 300. 0 on success, -EINVAL otherwise. */

@@ -51,7 +51,14 @@ int main(void)
 	ok(load(AGENT "[source \"hr\"]\ndriver = fixture\nfixture = /tmp/f\n", &c, err, sizeof(err)) == 0, "defaults");
 	is_str(c->state_dir, "/var/lib/prospector", "state_dir default");
 	is_int(c->sources[0].interval, 300, "interval default 5m");
+	ok(c->outbox_max_bytes == 64ULL << 20 && c->outbox_max_age == 7 * 86400, "outbox bound default 64M, 7d");
 	agent_conf_free(c);
+	ok(load(AGENT "outbox_max_bytes = 2G\noutbox_max_age = 12h\n[source \"hr\"]\ndriver = fixture\nfixture = f\n", &c,
+		err, sizeof(err)) == 0 && c->outbox_max_bytes == 2ULL << 30 && c->outbox_max_age == 43200,
+	   "outbox bound set: %s", err);
+	agent_conf_free(c);
+	expect_error(AGENT "outbox_max_bytes = 4k\n[source \"hr\"]\ndriver = fixture\nfixture = f\n",
+		     "4: outbox_max_bytes: at least 1M", "an outbox bound too small to hold a snapshot");
 
 	expect_error("[agent]\nid = a1\n[source \"hr\"]\ndriver = fixture\nfixture = f\n", "1: [agent]: required key 'collector'",
 		     "missing collector");

@@ -1,5 +1,6 @@
 /* The INI reader: sections, quoting, durations and file:line in every message. */
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@ struct target {
 	unsigned interval;
 	unsigned count;
 	bool flag;
+	uint64_t size;
 };
 
 static const struct conf_key keys[] = {
@@ -20,6 +22,7 @@ static const struct conf_key keys[] = {
 	{ "interval", CONF_DURATION, false, offsetof(struct target, interval) },
 	{ "count", CONF_UINT, false, offsetof(struct target, count) },
 	{ "flag", CONF_BOOL, false, offsetof(struct target, flag) },
+	{ "size", CONF_SIZE, false, offsetof(struct target, size) },
 	{ NULL, 0, false, 0 },
 };
 
@@ -68,17 +71,21 @@ int main(void)
 	char err[600], *path;
 	unsigned secs = 0;
 
-	ok(load_apply("# c\n[source \"人事 db\"]\nname = \"  spaced  \"\ninterval = 5m\ncount=7\nflag = yes\n; c\n",
+	ok(load_apply("# c\n[source \"人事 db\"]\nname = \"  spaced  \"\ninterval = 5m\ncount=7\nflag = yes\nsize = 64M\n; c\n",
 		      &t, err, sizeof(err), &path) == 0, "a valid file loads: %s", err);
 	is_str(t.name, "  spaced  ", "quoted values keep their spaces");
 	is_int(t.interval, 300, "5m is 300 seconds");
 	is_int(t.count, 7, "whole numbers");
 	ok(t.flag, "booleans");
+	ok(t.size == 64ULL << 20, "64M is 64 MiB");
 	unlink(path);
 	free(path);
 	free(t.name);
 
 	expect_error("[a]\nname = x\ninterval = 5 minutes\n", "3: interval: '5 minutes' is not a duration", "bad duration names line and key");
+	expect_error("[a]\nname = x\nsize = 64 MB\n", "3: size: '64 MB' is not a size like 512k, 64M or 1G",
+		     "bad size names line and key");
+	expect_error("[a]\nname = x\nsize = 99999999999G\n", "3: size:", "an overflowing size is refused");
 	expect_error("[a]\ncount = 7\n", "1: [a]: required key 'name' is missing", "missing required key names the section line");
 	expect_error("[a\nname = x\n", "1: section header is missing", "unclosed section header");
 	expect_error("name = x\n", "1: 'key = value' before any [section]", "key before any section");

@@ -48,7 +48,7 @@ int main(void)
 
 	ok(state_begin(st) == 0, "begin");
 	is_int(state_next_seq(st), 1, "sequence starts at 1");
-	state_outbox_add(st, 1, "hr", "one", 3);
+	state_outbox_add(st, &(struct state_row){ .seq = 1, .source = "hr", .data = "one", .len = 3 });
 	state_put_snapshot(st, snap);
 	state_rollback(st);
 	ok(state_load_snapshot(st, "hr", &loaded) == 0 && loaded == NULL, "rollback keeps neither snapshot…");
@@ -56,8 +56,8 @@ int main(void)
 
 	state_begin(st);
 	is_int(state_next_seq(st), 1, "a rolled back sequence number is reused");
-	state_outbox_add(st, 1, "hr", "one", 3);
-	state_outbox_add(st, state_next_seq(st), "hr", "two", 3);
+	state_outbox_add(st, &(struct state_row){ .seq = 1, .source = "hr", .data = "one", .len = 3 });
+	state_outbox_add(st, &(struct state_row){ .seq = state_next_seq(st), .source = "hr", .data = "two", .len = 3 });
 	state_put_snapshot(st, snap);
 	ok(state_commit(st) == 0, "commit");
 	state_close(st);
