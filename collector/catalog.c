@@ -81,6 +81,8 @@ static const struct {
 } schema_columns[] = {
 	{ "sources", "last_warning", "TEXT" },
 	{ "sources", "interval_override", "INTEGER" }, /* seconds, set by 'prospector interval' */
+	{ "sources", "last_ok", "INTEGER" },    /* unix ms: the end of the last successful crawl */
+	{ "sources", "configured", "INTEGER" }, /* 0: its agent's last HELLO no longer listed it */
 };
 
 enum stmt {
@@ -96,6 +98,8 @@ enum stmt {
 	ST_SOURCE_INFO,
 	ST_SOURCE_PROBE,
 	ST_SOURCE_APPLIED,
+	ST_SOURCES_UNLIST,
+	ST_META_SET,
 	ST_APPLIED_LOOKUP,
 	ST_APPLIED_ADD,
 	ST_OBJ_PATH,
@@ -141,14 +145,18 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SOURCE_CLAIM] = "INSERT INTO sources(name, agent_id) VALUES(?1, ?2) ON CONFLICT(name) DO NOTHING",
 	[ST_SOURCE_OWNER] = "SELECT agent_id FROM sources WHERE name = ?1",
 	[ST_SOURCE_INFO] = "UPDATE sources SET driver = COALESCE(?2, driver), department = COALESCE(?3, department),"
-			   " system = COALESCE(?4, system), interval_s = COALESCE(?5, interval_s) WHERE name = ?1",
+			   " system = COALESCE(?4, system), interval_s = COALESCE(?5, interval_s), configured = 1"
+			   " WHERE name = ?1",
 	[ST_SOURCE_PROBE] = "UPDATE sources SET last_start = COALESCE(?2, last_start),"
 			    " last_end = COALESCE(?3, last_end), duration_ms = COALESCE(?4, duration_ms),"
 			    " objects = COALESCE(?5, objects), next_run = COALESCE(?6, next_run),"
 			    " interval_s = COALESCE(?7, interval_s), ok = COALESCE(?8, ok), last_error = ?9,"
-			    " root_hash = COALESCE(?10, root_hash), last_warning = ?11 WHERE name = ?1",
-	[ST_SOURCE_APPLIED] = "UPDATE sources SET last_applied = ?2, root_hash = COALESCE(?3, root_hash)"
-			      " WHERE name = ?1",
+			    " root_hash = COALESCE(?10, root_hash), last_warning = ?11,"
+			    " last_ok = CASE WHEN ?8 = 1 THEN COALESCE(?3, last_ok) ELSE last_ok END WHERE name = ?1",
+	[ST_SOURCE_APPLIED] = "UPDATE sources SET last_applied = ?2, root_hash = COALESCE(?3, root_hash),"
+			      " last_ok = max(COALESCE(last_ok, 0), ?4) WHERE name = ?1",
+	[ST_SOURCES_UNLIST] = "UPDATE sources SET configured = 0 WHERE agent_id = ?1",
+	[ST_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)",
 	[ST_APPLIED_LOOKUP] = "SELECT digest FROM applied WHERE agent_id = ?1 AND incarnation = ?2 AND seq = ?3",
 	[ST_APPLIED_ADD] = "INSERT INTO applied(agent_id, incarnation, seq, digest, recorded)"
 			   " VALUES(?1, ?2, ?3, ?4, ?5)",
@@ -760,7 +768,21 @@ int catalog_source_applied(struct catalog *c, const struct catalog_batch *b, con
 	bind_str(st, 1, b->source);
 	bind_u64(st, 2, b->recorded_ms);
 	bind_str(st, 3, root_hash ? hex : NULL);
+	bind_u64(st, 4, b->observed_ms); /* an applied batch is a crawl that succeeded */
 	return cat_run(c, ST_SOURCE_APPLIED);
+}
+
+int catalog_agent_unlist_sources(struct catalog *c, const char *agent_id)
+{
+	bind_str(c->st[ST_SOURCES_UNLIST], 1, agent_id);
+	return cat_run(c, ST_SOURCES_UNLIST);
+}
+
+int catalog_meta_set(struct catalog *c, const char *key, const char *value)
+{
+	bind_str(c->st[ST_META_SET], 1, key);
+	bind_str(c->st[ST_META_SET], 2, value);
+	return cat_run(c, ST_META_SET);
 }
 
 /* --- objects -------------------------------------------------------------------------------- */

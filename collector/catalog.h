@@ -168,6 +168,11 @@ int catalog_apply_diff(struct catalog *c, const struct catalog_batch *b, const c
 /* Replaces an object's observations; never history. An unknown key is ignored. */
 int catalog_apply_obs(struct catalog *c, const char *source, const char *key, const struct attr *obs,
 		      size_t nobs);
+/* Before HELLO lists an agent's sources again: sources it stops listing show as stale (their
+ * objects and history stay). */
+int catalog_agent_unlist_sources(struct catalog *c, const char *agent_id);
+/* The collector's policy for readers of the catalog (the CLI), in the meta table. */
+int catalog_meta_set(struct catalog *c, const char *key, const char *value);
 /* Stores one object of a snapshot in parts (SNAPSHOT_PART and SNAPSHOT_END). */
 int catalog_stage_object(struct catalog *c, const struct catalog_batch *b, const struct obj *o);
 /* Forgets what an earlier, unfinished snapshot of the batch's source staged. */

@@ -1,8 +1,12 @@
 /*
  * prospector status: every agent that has connected and the probe status of each of its sources,
  * as the last heartbeat and the last applied crawl left them in the catalog. An agent is "silent"
- * when it has not been heard from for three times the longest interval of its sources: by then it
- * has missed at least two crawls of every source, which one slow crawl cannot explain.
+ * when it has not been heard from for silent_factor (default three) times the longest interval of
+ * its sources: by then it has missed at least two crawls of every source, which one slow crawl
+ * cannot explain. A source is "stale" when its agent no longer lists it, or when its last
+ * successful crawl is older than stale_after (a database gone for good): its objects and history
+ * stay in the catalog, marked by this state, never dropped. Both settings are the collector's
+ * (collector.conf), which it records in the catalog's meta table for readers like this one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +14,16 @@
 #include "cli.h"
 #include "cli_util.h"
 
-#define STATUS_SILENT_FACTOR 3
+#define STATUS_SILENT_FACTOR 3           /* when the collector has not recorded its own */
+#define STATUS_STALE_AFTER_S (7 * 86400)
+
+/* The collector's policy, and the time now. */
+struct status_ctx {
+	struct cli *c;
+	int64_t now_ms;
+	int64_t stale_after_ms;
+	int64_t silent_factor;
+};
 
 const char cli_status_help[] =
 	"DESCRIPTION\n"
@@ -23,14 +36,18 @@ const char cli_status_help[] =
 	"       scheduled run. For the agent: its host, version, when it was last heard from, its\n"
 	"       outbox depth (batches not yet acknowledged) and its resident memory.\n"
 	"\n"
-	"       An agent is marked silent when its last heartbeat is older than three times the\n"
-	"       longest interval of its sources.\n"
+	"       An agent is marked silent when its last heartbeat is older than silent_factor\n"
+	"       (collector.conf, default 3) times the longest interval of its sources. A source is\n"
+	"       stale when its agent no longer lists it, or when its last successful crawl is older\n"
+	"       than stale_after (collector.conf, default 7d), as when its database is gone for good.\n"
+	"       A stale source's objects and history stay in the catalog.\n"
 	"\n"
 	"OPTIONS\n"
 	"       --json\n"
 	"              Print {\"agents\":[{\"id\", \"incarnation\", \"last_seq\", \"version\", \"hostname\",\n"
 	"              \"first_seen\", \"last_seen\", \"silent\", \"outbox_depth\", \"rss_bytes\",\n"
-	"              \"sources\":[{\"name\", \"driver\", \"department\", \"system\", \"ok\", \"last_error\",\n"
+	"              \"sources\":[{\"name\", \"driver\", \"department\", \"system\", \"state\" (ok,\n"
+	"              partial, error, pending or stale), \"ok\", \"last_ok\", \"configured\", \"last_error\",\n"
 	"              \"warning\", \"unsupported\", \"last_start\", \"last_end\", \"duration_ms\", \"objects\",\n"
 	"              \"interval_s\", \"next_run\", \"root_hash\"}]}]}; times are RFC 3339 strings, unknown\n"
 	"              values null.\n"
@@ -77,17 +94,34 @@ enum {
 	SRC_AGENT,
 	SRC_WARNING,
 	SRC_UNSUPPORTED,
+	SRC_LAST_OK,
+	SRC_CONFIGURED,
 };
 
 static const char status_sources_sql[] =
 	"SELECT name, driver, department, system, ok, last_error, last_start, last_end, duration_ms,"
 	" objects, interval_s, next_run, root_hash, agent_id, last_warning,"
 	" (SELECT json_extract(o.attrs, '$.unsupported') FROM objects o"
-	"  WHERE o.source = sources.name AND o.kind = 'database' LIMIT 1)"
+	"  WHERE o.source = sources.name AND o.kind = 'database' LIMIT 1),"
+	" last_ok, COALESCE(configured, 1)"
 	" FROM sources WHERE agent_id = ?1 ORDER BY name";
 
+static int64_t status_meta(struct cli *c, const char *key, int64_t fallback)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = fallback;
+
+	if (cli_prepare(c, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1", &st) != CLI_EXIT_OK)
+		return fallback;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
 /* Never heard from counts as silent: nothing shows that the agent is alive. */
-static bool status_silent(const struct cli *c, sqlite3_stmt *agent)
+static bool status_silent(const struct status_ctx *s, sqlite3_stmt *agent)
 {
 	int64_t seen = sqlite3_column_int64(agent, AGENT_LAST_SEEN);
 	int64_t interval_ms = sqlite3_column_int64(agent, AGENT_MAX_INTERVAL) * 1000;
@@ -96,11 +130,23 @@ static bool status_silent(const struct cli *c, sqlite3_stmt *agent)
 		return true;
 	if (interval_ms <= 0)
 		return false;
-	return (int64_t)c->now_ms - seen > STATUS_SILENT_FACTOR * interval_ms;
+	return s->now_ms - seen > s->silent_factor * interval_ms;
 }
 
-static const char *status_probe(sqlite3_stmt *src)
+static bool status_stale(const struct status_ctx *s, sqlite3_stmt *src)
 {
+	if (!sqlite3_column_int64(src, SRC_CONFIGURED))
+		return true;
+	return sqlite3_column_type(src, SRC_LAST_OK) != SQLITE_NULL &&
+	       s->now_ms - sqlite3_column_int64(src, SRC_LAST_OK) > s->stale_after_ms;
+}
+
+/* Stale comes first: a source whose database is gone fails every crawl, and "error" alone would not
+ * say that it has done so for days. */
+static const char *status_probe(const struct status_ctx *s, sqlite3_stmt *src)
+{
+	if (status_stale(s, src))
+		return "stale";
 	if (sqlite3_column_type(src, SRC_OK) == SQLITE_NULL)
 		return "pending";
 	if (!sqlite3_column_int64(src, SRC_OK))
@@ -110,14 +156,17 @@ static const char *status_probe(sqlite3_stmt *src)
 
 /* --- JSON ----------------------------------------------------------------------------------------- */
 
-static void status_json_source(struct cli_json *j, sqlite3_stmt *src)
+static void status_json_source(const struct status_ctx *s, struct cli_json *j, sqlite3_stmt *src)
 {
 	cli_json_obj(j, NULL);
 	cli_json_col_str(j, "name", src, SRC_NAME);
 	cli_json_col_str(j, "driver", src, SRC_DRIVER);
 	cli_json_col_str(j, "department", src, SRC_DEPARTMENT);
 	cli_json_col_str(j, "system", src, SRC_SYSTEM);
+	cli_json_str(j, "state", status_probe(s, src));
 	cli_json_col_bool(j, "ok", src, SRC_OK);
+	cli_json_col_time(j, "last_ok", src, SRC_LAST_OK);
+	cli_json_col_bool(j, "configured", src, SRC_CONFIGURED);
 	cli_json_col_str(j, "last_error", src, SRC_LAST_ERROR);
 	cli_json_col_str(j, "warning", src, SRC_WARNING);
 	cli_json_col_str(j, "unsupported", src, SRC_UNSUPPORTED);
@@ -131,7 +180,8 @@ static void status_json_source(struct cli_json *j, sqlite3_stmt *src)
 	cli_json_end(j);
 }
 
-static int status_json_agent(struct cli *c, struct cli_json *j, sqlite3_stmt *agent, sqlite3_stmt *src)
+static int status_json_agent(const struct status_ctx *s, struct cli_json *j, sqlite3_stmt *agent,
+			     sqlite3_stmt *src)
 {
 	int rc;
 
@@ -143,21 +193,22 @@ static int status_json_agent(struct cli *c, struct cli_json *j, sqlite3_stmt *ag
 	cli_json_col_str(j, "hostname", agent, AGENT_HOSTNAME);
 	cli_json_col_time(j, "first_seen", agent, AGENT_FIRST_SEEN);
 	cli_json_col_time(j, "last_seen", agent, AGENT_LAST_SEEN);
-	cli_json_bool(j, "silent", status_silent(c, agent));
+	cli_json_bool(j, "silent", status_silent(s, agent));
 	cli_json_col_int(j, "outbox_depth", agent, AGENT_OUTBOX);
 	cli_json_col_int(j, "rss_bytes", agent, AGENT_RSS);
 	cli_json_arr(j, "sources");
 	sqlite3_reset(src);
 	sqlite3_bind_text(src, 1, cli_col_str(agent, AGENT_ID), -1, SQLITE_TRANSIENT);
-	while ((rc = cli_step(c, src)) == SQLITE_ROW)
-		status_json_source(j, src);
+	while ((rc = cli_step(s->c, src)) == SQLITE_ROW)
+		status_json_source(s, j, src);
 	cli_json_end(j);
 	cli_json_end(j);
 	return cli_step_status(rc);
 }
 
-static int status_json(struct cli *c, sqlite3_stmt *agents, sqlite3_stmt *src)
+static int status_json(const struct status_ctx *s, sqlite3_stmt *agents, sqlite3_stmt *src)
 {
+	struct cli *c = s->c;
 	struct cli_json j;
 	int rc = SQLITE_DONE, r = CLI_EXIT_OK;
 
@@ -165,7 +216,7 @@ static int status_json(struct cli *c, sqlite3_stmt *agents, sqlite3_stmt *src)
 	cli_json_obj(&j, NULL);
 	cli_json_arr(&j, "agents");
 	while (r == CLI_EXIT_OK && (rc = cli_step(c, agents)) == SQLITE_ROW)
-		r = status_json_agent(c, &j, agents, src);
+		r = status_json_agent(s, &j, agents, src);
 	if (r == CLI_EXIT_OK)
 		r = cli_step_status(rc);
 	if (r != CLI_EXIT_OK) {
@@ -205,7 +256,7 @@ static const struct cli_col status_source_cols[] = {
 	{ "PROBLEM", CLI_LEFT, 60 },
 };
 
-static void status_text_agent(struct cli *c, struct cli_table *t, sqlite3_stmt *agent)
+static void status_text_agent(const struct status_ctx *s, struct cli_table *t, sqlite3_stmt *agent)
 {
 	char b1[32], b2[32], b3[32];
 
@@ -213,19 +264,36 @@ static void status_text_agent(struct cli *c, struct cli_table *t, sqlite3_stmt *
 	cli_table_cell(t, cli_col_str(agent, AGENT_HOSTNAME));
 	cli_table_cell(t, cli_col_str(agent, AGENT_VERSION));
 	cli_table_cell(t, cli_col_time(agent, AGENT_LAST_SEEN, b1));
-	cli_table_cell(t, status_silent(c, agent) ? "silent" : "ok");
+	cli_table_cell(t, status_silent(s, agent) ? "silent" : "ok");
 	cli_table_cell(t, cli_col_count(agent, AGENT_OUTBOX, b2));
 	cli_table_cell(t, cli_col_bytes(agent, AGENT_RSS, b3));
 }
 
-static void status_text_source(struct cli_table *t, sqlite3_stmt *src)
+/* What is wrong with a source, in a few words. */
+static const char *status_problem(const struct status_ctx *s, sqlite3_stmt *src, char *buf, size_t len)
 {
-	char b[5][32];
+	char when[32];
+
+	if (!sqlite3_column_int64(src, SRC_CONFIGURED))
+		return "no longer configured on its agent";
+	if (status_stale(s, src)) {
+		snprintf(buf, len, "no successful crawl since %s%s%s", cli_col_time(src, SRC_LAST_OK, when),
+			 sqlite3_column_type(src, SRC_LAST_ERROR) != SQLITE_NULL ? ": " : "",
+			 sqlite3_column_type(src, SRC_LAST_ERROR) != SQLITE_NULL ? cli_col_str(src, SRC_LAST_ERROR) : "");
+		return buf;
+	}
+	return sqlite3_column_type(src, SRC_LAST_ERROR) != SQLITE_NULL ? cli_col_str(src, SRC_LAST_ERROR)
+								       : cli_col_str(src, SRC_WARNING);
+}
+
+static void status_text_source(const struct status_ctx *s, struct cli_table *t, sqlite3_stmt *src)
+{
+	char b[5][32], problem[1024];
 
 	cli_table_cell(t, cli_col_str(src, SRC_NAME));
 	cli_table_cell(t, cli_col_str(src, SRC_AGENT));
 	cli_table_cell(t, cli_col_str(src, SRC_DRIVER));
-	cli_table_cell(t, status_probe(src));
+	cli_table_cell(t, status_probe(s, src));
 	cli_table_cell(t, cli_col_time(src, SRC_LAST_END, b[0]));
 	cli_table_cell(t, cli_col_duration(src, SRC_DURATION, b[1]));
 	cli_table_cell(t, cli_col_count(src, SRC_OBJECTS, b[2]));
@@ -234,30 +302,31 @@ static void status_text_source(struct cli_table *t, sqlite3_stmt *src)
 	cli_table_cell(t, cli_col_str(src, SRC_DEPARTMENT));
 	cli_table_cell(t, cli_col_str(src, SRC_SYSTEM));
 	cli_table_cell(t, cli_col_str(src, SRC_UNSUPPORTED));
-	cli_table_cell(t, sqlite3_column_type(src, SRC_LAST_ERROR) != SQLITE_NULL ? cli_col_str(src, SRC_LAST_ERROR)
-										  : cli_col_str(src, SRC_WARNING));
+	cli_table_cell(t, status_problem(s, src, problem, sizeof(problem)));
 }
 
-static int status_text_sources(struct cli *c, struct cli_table *t, sqlite3_stmt *agent, sqlite3_stmt *src)
+static int status_text_sources(const struct status_ctx *s, struct cli_table *t, sqlite3_stmt *agent,
+			       sqlite3_stmt *src)
 {
 	int rc;
 
 	sqlite3_reset(src);
 	sqlite3_bind_text(src, 1, cli_col_str(agent, AGENT_ID), -1, SQLITE_TRANSIENT);
-	while ((rc = cli_step(c, src)) == SQLITE_ROW)
-		status_text_source(t, src);
+	while ((rc = cli_step(s->c, src)) == SQLITE_ROW)
+		status_text_source(s, t, src);
 	return cli_step_status(rc);
 }
 
-static int status_text(struct cli *c, sqlite3_stmt *agents, sqlite3_stmt *src)
+static int status_text(const struct status_ctx *s, sqlite3_stmt *agents, sqlite3_stmt *src)
 {
+	struct cli *c = s->c;
 	struct cli_table *at = cli_table_new(status_agent_cols, sizeof(status_agent_cols) / sizeof(status_agent_cols[0]));
 	struct cli_table *st = cli_table_new(status_source_cols, sizeof(status_source_cols) / sizeof(status_source_cols[0]));
 	int rc = SQLITE_DONE, r = CLI_EXIT_OK;
 
 	while (r == CLI_EXIT_OK && (rc = cli_step(c, agents)) == SQLITE_ROW) {
-		status_text_agent(c, at, agents);
-		r = status_text_sources(c, st, agents, src);
+		status_text_agent(s, at, agents);
+		r = status_text_sources(s, st, agents, src);
 	}
 	if (r == CLI_EXIT_OK)
 		r = cli_step_status(rc);
@@ -284,9 +353,16 @@ int cli_status(struct cli *c, int argc, char **argv)
 		return cli_usage(c, "unexpected argument '%s'", argv[first]);
 	if ((r = cli_open(c)) != CLI_EXIT_OK)
 		return r;
+	struct status_ctx s = {
+		.c = c,
+		.now_ms = (int64_t)c->now_ms,
+		.stale_after_ms = status_meta(c, "stale_after_s", STATUS_STALE_AFTER_S) * 1000,
+		.silent_factor = status_meta(c, "silent_factor", STATUS_SILENT_FACTOR),
+	};
+
 	if ((r = cli_prepare(c, status_agents_sql, &agents)) == CLI_EXIT_OK &&
 	    (r = cli_prepare(c, status_sources_sql, &src)) == CLI_EXIT_OK)
-		r = c->json ? status_json(c, agents, src) : status_text(c, agents, src);
+		r = c->json ? status_json(&s, agents, src) : status_text(&s, agents, src);
 	sqlite3_finalize(agents);
 	sqlite3_finalize(src);
 	return r;

@@ -13,6 +13,8 @@ static const struct conf_key collector_keys[] = {
 	{ "listen", CONF_STRING, false, offsetof(struct collector_conf, listen) },
 	{ "database", CONF_STRING, true, offsetof(struct collector_conf, database) },
 	{ "max_batch_bytes", CONF_UINT, false, offsetof(struct collector_conf, max_batch_bytes) },
+	{ "stale_after", CONF_DURATION, false, offsetof(struct collector_conf, stale_after) },
+	{ "silent_factor", CONF_UINT, false, offsetof(struct collector_conf, silent_factor) },
 	{ NULL, 0, false, 0 },
 };
 
@@ -66,6 +68,11 @@ static int collector_conf_check(const struct conf *c, const struct conf_section 
 			 COLLECTOR_MAX_MAX_BATCH);
 		return 1;
 	}
+	if (conf->silent_factor < 2) {
+		snprintf(err, errlen, "%s:%u: silent_factor: at least 2 (one slow crawl must not mark an agent silent)",
+			 c->path, conf_key_line(s, "silent_factor"));
+		return 1;
+	}
 	return 0;
 }
 
@@ -90,6 +97,8 @@ int collector_conf_load(const char *path, struct collector_conf **ret_conf, char
 	conf->path = xstrdup(path);
 	conf->listen = xstrdup(COLLECTOR_DEFAULT_LISTEN);
 	conf->max_batch_bytes = COLLECTOR_DEFAULT_MAX_BATCH;
+	conf->stale_after = COLLECTOR_DEFAULT_STALE_AFTER;
+	conf->silent_factor = COLLECTOR_DEFAULT_SILENT_FACTOR;
 	s = collector_section(c, err, errlen);
 	r = s ? conf_apply(c, s, collector_keys, conf) : 1;
 	if (s && r)

@@ -5,6 +5,8 @@
  *     listen          = tcp://127.0.0.1:7431   # ZeroMQ endpoint the ROUTER socket binds
  *     database        = /var/lib/prospector/catalog.db   # required
  *     max_batch_bytes = 4194304                # largest batch an agent may send
+ *     stale_after     = 7d     # a source without a successful crawl for this long is stale
+ *     silent_factor   = 3      # an agent unheard of for this many of its longest interval is silent
  *
  * Parsed with common/conf: unknown keys and sections are warned about, errors name file:line.
  */
@@ -18,12 +20,16 @@
  * protocol's uint32 WELCOME field; 64 KiB is too small for one column-heavy table. */
 #define COLLECTOR_MIN_MAX_BATCH (64u * 1024)
 #define COLLECTOR_MAX_MAX_BATCH (1024u * 1024 * 1024)
+#define COLLECTOR_DEFAULT_STALE_AFTER (7 * 86400)
+#define COLLECTOR_DEFAULT_SILENT_FACTOR 3
 
 struct collector_conf {
 	char *path;
 	char *listen;
 	char *database;
 	unsigned max_batch_bytes;
+	unsigned stale_after;   /* seconds */
+	unsigned silent_factor;
 	unsigned listen_line, database_line; /* where they were set, for start-up errors */
 };
 

@@ -274,6 +274,8 @@ static int hello_record(struct ingest *ing, const char *id, const Prospector__He
 		r = catalog_agent_set_seq(ing->cat, id, *ret_last, now);
 	}
 
+	if (r == 0)
+		r = catalog_agent_unlist_sources(ing->cat, id);
 	for (size_t i = 0; r == 0 && i < h->n_sources; i++) {
 		struct catalog_source s = source_from_info(h->sources[i]);
 

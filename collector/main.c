@@ -60,6 +60,11 @@ static const char usage_text[] =
 	"    database = PATH          the catalog, an sqlite database, created mode 0600 (required)\n"
 	"    max_batch_bytes = N      largest batch an agent may send, announced to agents\n"
 	"                             (default 4194304; messages over twice this are dropped)\n"
+	"    stale_after = DURATION   a source whose last successful crawl is older than this, or\n"
+	"                             that its agent no longer lists, is shown as stale by\n"
+	"                             `prospector status`; its objects and history stay (default 7d)\n"
+	"    silent_factor = N        an agent not heard from for N times the longest interval of\n"
+	"                             its sources is shown as silent (default 3)\n"
 	"    Unknown keys are reported and ignored; every error names file:line.\n"
 	"\n"
 	"FILES\n"
@@ -76,6 +81,20 @@ static const char usage_text[] =
 	"EXAMPLES\n"
 	"    " PROGNAME " -n -c /etc/prospector/collector.conf\n"
 	"    " PROGNAME " -c /etc/prospector/collector.conf -d\n";
+
+/* What `prospector status` needs of the configuration, for readers that only have the catalog. */
+static void publish_policy(struct catalog *cat, const struct collector_conf *conf)
+{
+	char stale[32], silent[32];
+
+	snprintf(stale, sizeof(stale), "%u", conf->stale_after);
+	snprintf(silent, sizeof(silent), "%u", conf->silent_factor);
+	if (catalog_begin(cat) != 0 || catalog_meta_set(cat, "stale_after_s", stale) != 0 ||
+	    catalog_meta_set(cat, "silent_factor", silent) != 0 || catalog_commit(cat) != 0) {
+		log_warnx("cannot record the status policy in the catalog: %s", catalog_error(cat));
+		catalog_rollback(cat);
+	}
+}
 
 struct options {
 	const char *config;
@@ -271,6 +290,7 @@ int main(int argc, char **argv)
 		printf("%s: configuration OK\n", opt.config);
 		return 0;
 	}
+	publish_policy(cat, conf);
 	signals_setup();
 	zctx = zmq_ctx_new();
 	sock = socket_open(zctx, conf);
