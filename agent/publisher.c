@@ -1,6 +1,7 @@
 #include "publisher.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,16 @@
 #include "wire.h"
 #include "xmalloc.h"
 
+/* HELLO sent but unanswered: say it again after 3 s, doubling up to a minute, ±20 %, so that a
+ * fleet does not hammer a collector that is up but overloaded in step. While there is no connection
+ * (ZMQ_IMMEDIATE refuses the send) HELLO is tried every half second: it costs nothing, and it goes
+ * out as soon as ZeroMQ has reconnected. */
 #define HELLO_RETRY_MS 3000
+#define HELLO_RETRY_MAX_MS 60000
+#define HELLO_UNCONNECTED_MS 500
+/* ZeroMQ's own reconnect: from about a second (jittered per agent), doubling up to 30 s. */
+#define RECONNECT_MS 1000
+#define RECONNECT_MAX_MS 30000
 #define RESEND_AFTER_MS 15000 /* no progress on an unacked batch for this long: start over with HELLO */
 #define WINDOW 8              /* batches in flight */
 
@@ -24,6 +34,8 @@ struct publisher {
 	void *sock;
 	bool welcomed;
 	uint64_t hello_at;     /* when HELLO was last sent */
+	uint64_t hello_wait;   /* how long to wait for WELCOME before saying HELLO again */
+	uint64_t hello_backoff; /* the unjittered wait after the last HELLO that went out */
 	uint64_t sent_upto;    /* highest seq sent since the last WELCOME */
 	uint64_t progress_at;  /* when the last ACK moved, or the window was last (re)started */
 	uint64_t sent_hwm;     /* highest seq ever handed to the socket, by this process or (for all we
@@ -44,6 +56,11 @@ static int publisher_send(struct publisher *pub, Prospector__Envelope *env)
 	return r < 0 ? -errno : 0;
 }
 
+static uint64_t publisher_jitter(uint64_t ms)
+{
+	return ms - ms / 5 + randombytes_uniform((uint32_t)(ms * 2 / 5 + 1));
+}
+
 /* ZMTP heartbeats find a connection that died without a FIN (a cut cable, a dropped NAT entry)
  * and make ZeroMQ reconnect; without them a half-open TCP connection swallows sends for as long as
  * the kernel keeps retransmitting. */
@@ -53,12 +70,15 @@ static int publisher_send(struct publisher *pub, Prospector__Envelope *env)
 static int publisher_set_options(struct publisher *pub)
 {
 	int zero = 0, one = 1, hwm = 1000, ivl = ZMTP_HEARTBEAT_MS, timeout = ZMTP_HEARTBEAT_TIMEOUT_MS;
+	int reconnect = (int)publisher_jitter(RECONNECT_MS), reconnect_max = RECONNECT_MAX_MS;
 
 	if (zmq_setsockopt(pub->sock, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
 	    zmq_setsockopt(pub->sock, ZMQ_IMMEDIATE, &one, sizeof(one)) < 0 ||
 	    zmq_setsockopt(pub->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0 ||
 	    zmq_setsockopt(pub->sock, ZMQ_HEARTBEAT_IVL, &ivl, sizeof(ivl)) < 0 ||
-	    zmq_setsockopt(pub->sock, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof(timeout)) < 0)
+	    zmq_setsockopt(pub->sock, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof(timeout)) < 0 ||
+	    zmq_setsockopt(pub->sock, ZMQ_RECONNECT_IVL, &reconnect, sizeof(reconnect)) < 0 ||
+	    zmq_setsockopt(pub->sock, ZMQ_RECONNECT_IVL_MAX, &reconnect_max, sizeof(reconnect_max)) < 0)
 		return -errno;
 	return 0;
 }
@@ -136,6 +156,7 @@ static void publisher_hello(struct publisher *pub, uint64_t now)
 	Prospector__Envelope env = PROSPECTOR__ENVELOPE__INIT;
 	Prospector__Hello hello = PROSPECTOR__HELLO__INIT;
 	char host[256] = "";
+	bool sent;
 
 	gethostname(host, sizeof(host) - 1);
 	hello.agent_id = (char *)pub->conf.agent_id;
@@ -149,11 +170,19 @@ static void publisher_hello(struct publisher *pub, uint64_t now)
 		hello.sources[i] = publisher_source_info(pub->conf.sources[i]);
 	env.body_case = PROSPECTOR__ENVELOPE__BODY_HELLO;
 	env.hello = &hello;
-	publisher_send(pub, &env);
+	sent = publisher_send(pub, &env) == 0;
 	for (size_t i = 0; i < hello.n_sources; i++)
 		free(hello.sources[i]);
 	free(hello.sources);
 	pub->hello_at = now;
+	if (!sent) {
+		pub->hello_wait = HELLO_UNCONNECTED_MS;
+		return;
+	}
+	pub->hello_backoff = pub->hello_backoff ? pub->hello_backoff * 2 : HELLO_RETRY_MS;
+	if (pub->hello_backoff > HELLO_RETRY_MAX_MS)
+		pub->hello_backoff = HELLO_RETRY_MAX_MS;
+	pub->hello_wait = publisher_jitter(pub->hello_backoff);
 }
 
 static int publisher_send_batch(void *ctx, uint64_t seq, const void *data, size_t len)
@@ -174,7 +203,7 @@ void publisher_pump(struct publisher *pub, uint64_t now)
 	uint64_t inflight = pub->sent_upto > acked ? pub->sent_upto - acked : 0;
 
 	if (!pub->welcomed) {
-		if (!pub->hello_at || now - pub->hello_at >= HELLO_RETRY_MS)
+		if (!pub->hello_at || now - pub->hello_at >= pub->hello_wait)
 			publisher_hello(pub, now);
 		return;
 	}
@@ -215,6 +244,7 @@ static void publisher_on_welcome(struct publisher *pub, const Prospector__Envelo
 		log_info("collector %s welcomed us (protocol %u), expecting batch %llu", pub->conf.endpoint, pub->protocol,
 			 (unsigned long long)expected);
 	pub->welcomed = true;
+	pub->hello_backoff = 0;
 	pub->max_batch = w->max_batch_bytes;
 	if (expected > 0)
 		publisher_acked(pub, expected - 1, now);
@@ -389,7 +419,7 @@ uint64_t publisher_timeout(const struct publisher *pub, uint64_t now)
 	uint64_t acked = state_last_acked(pub->st);
 
 	if (!pub->welcomed)
-		return pub->hello_at + HELLO_RETRY_MS > now ? pub->hello_at + HELLO_RETRY_MS - now : 0;
+		return pub->hello_at + pub->hello_wait > now ? pub->hello_at + pub->hello_wait - now : 0;
 	if (pub->sent_upto > acked)
 		return pub->progress_at + RESEND_AFTER_MS > now ? pub->progress_at + RESEND_AFTER_MS - now : 0;
 	return 1000; /* new outbox rows are pumped at the latest a second after they appear */
