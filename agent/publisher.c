@@ -26,6 +26,9 @@
 #define RECONNECT_MAX_MS 30000
 #define RESEND_AFTER_MS 15000 /* no progress on an unacked batch for this long: start over with HELLO */
 #define WINDOW 8              /* batches in flight */
+/* A batch lost in transit makes every later one of the window come back with the same NACK: the
+ * first rewinds, the others within this long would only send the window again and again. */
+#define NACK_HOLDOFF_MS 2000
 
 struct publisher {
 	struct publisher_conf conf;
@@ -36,6 +39,7 @@ struct publisher {
 	uint64_t hello_at;     /* when HELLO was last sent */
 	uint64_t hello_wait;   /* how long to wait for WELCOME before saying HELLO again */
 	uint64_t hello_backoff; /* the unjittered wait after the last HELLO that went out */
+	uint64_t nack_seq, nack_at; /* the last NACK we rewound for, and when */
 	uint64_t sent_upto;    /* highest seq sent since the last WELCOME */
 	uint64_t progress_at;  /* when the last ACK moved, or the window was last (re)started */
 	uint64_t sent_hwm;     /* highest seq ever handed to the socket, by this process or (for all we
@@ -265,6 +269,10 @@ static void publisher_on_nack(struct publisher *pub, const Prospector__Envelope 
 
 	if (n->incarnation != state_incarnation(pub->st))
 		return;
+	if (n->expected_seq == pub->nack_seq && now - pub->nack_at < NACK_HOLDOFF_MS)
+		return;
+	pub->nack_seq = n->expected_seq;
+	pub->nack_at = now;
 	log_info("collector expects batch %llu%s%s; resending", (unsigned long long)n->expected_seq,
 		 n->reason ? ": " : "", n->reason ? n->reason : "");
 	if (n->expected_seq > 0)

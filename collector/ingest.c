@@ -14,6 +14,13 @@
 #include "wire.h"
 #include "xmalloc.h"
 
+/* After the catalog failed to store something (a full disk), batches that arrive out of order are
+ * dropped without a NACK for this long: the agent's own resend timer paces the retries, instead of
+ * every batch of its window asking for the whole window again. */
+#define INGEST_STORAGE_QUIET_MS 10000
+/* Storage failures: the first is logged, then one line per this many, and the recovery. */
+#define INGEST_STORAGE_LOG_EVERY 100
+
 /* Invalid messages: the first few are logged each, then one line per this many. */
 #define INGEST_INVALID_LOG_FIRST 10
 #define INGEST_INVALID_LOG_EVERY 1000
@@ -43,6 +50,8 @@ struct ingest {
 	struct verified *verified;
 	size_t nverified, verified_cap;
 	int64_t verified_version; /* catalog_data_version when the roots were verified */
+	uint64_t storage_failed_at; /* time_now_ms of the last storage failure; 0 when it works */
+	uint64_t storage_failures;  /* in a row */
 };
 
 /* The result of applying one batch, beyond success. */
@@ -287,9 +296,26 @@ static int hello_record(struct ingest *ing, const char *id, const Prospector__He
 /* A storage failure: nothing was applied, nothing is answered, the agent will try again. */
 static int ingest_storage_failed(struct ingest *ing, int r, const char *what)
 {
-	log_warnx("%s: %s", what, catalog_error(ing->cat));
+	ing->storage_failures++;
+	ing->storage_failed_at = time_now_ms();
+	if (ing->storage_failures == 1 || ing->storage_failures % INGEST_STORAGE_LOG_EVERY == 0)
+		log_warnx("%s: %s (%" PRIu64 " failures in a row; nothing is acknowledged until the catalog can "
+			  "store again)", what, catalog_error(ing->cat), ing->storage_failures);
 	catalog_rollback(ing->cat);
 	return r;
+}
+
+static void ingest_storage_ok(struct ingest *ing)
+{
+	if (ing->storage_failures)
+		log_info("the catalog stores again after %" PRIu64 " failures", ing->storage_failures);
+	ing->storage_failures = 0;
+	ing->storage_failed_at = 0;
+}
+
+static bool ingest_storage_quiet(const struct ingest *ing)
+{
+	return ing->storage_failed_at && time_now_ms() - ing->storage_failed_at < INGEST_STORAGE_QUIET_MS;
 }
 
 /* What HELLO needs to decide which interval overrides the agent lacks. */
@@ -358,6 +384,7 @@ static int ingest_hello(struct ingest *ing, const struct ingest_peer *peer, cons
 		r = catalog_commit(ing->cat);
 	if (r)
 		return ingest_storage_failed(ing, r, "HELLO");
+	ingest_storage_ok(ing);
 	session_open(ing, peer, id, h->incarnation, out->protocol);
 	log_info("agent %s (incarnation %" PRIu64 ", %s, protocol %u) said hello; expecting batch %" PRIu64, id,
 		 h->incarnation, h->version ? h->version : "unknown version", out->protocol, last + 1);
@@ -548,6 +575,7 @@ static int batch_commit(struct ingest *ing, const struct session *s, const Prosp
 		r = catalog_commit(ing->cat);
 	if (r)
 		return ingest_storage_failed(ing, r, "batch");
+	ingest_storage_ok(ing);
 	log_info("agent %s source %s seq %" PRIu64 ": applied %s of %zu items, changes: %zu%s", s->agent_id,
 		 b->source, b->seq, batch_kinds[b->kind].name, b->n_changes + b->n_objects + b->n_obs, res.nchanges,
 		 res.resync ? " (snapshot refused, resync asked)" : "");
@@ -600,6 +628,11 @@ static int ingest_batch(struct ingest *ing, const struct ingest_peer *peer, cons
 	}
 	if (b->seq <= last)
 		return batch_duplicate(ing, s, b, last, data, len, out);
+	if (b->seq > last + 1 && ingest_storage_quiet(ing)) {
+		log_debug("agent %s: batch %" PRIu64 " dropped: batch %" PRIu64 " could not be stored", s->agent_id,
+			  b->seq, last + 1);
+		return 0;
+	}
 	if (b->seq > last + 1) {
 		log_info("agent %s: batch %" PRIu64 " arrived, expecting %" PRIu64, s->agent_id, b->seq, last + 1);
 		reply_nack(out, s->incarnation, last + 1, "sequence gap");
