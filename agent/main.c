@@ -286,7 +286,9 @@ static uint64_t agent_timeout(struct agent *a, uint64_t now)
 	for (size_t i = 0; i < a->nsources; i++)
 		if (a->sources[i]->next_run <= now + t)
 			t = a->sources[i]->next_run > now ? a->sources[i]->next_run - now : 0;
-	if (a->next_heartbeat <= now + t)
+	/* A heartbeat is due at once after every crawl, but goes out only once welcomed: until then
+	 * its deadline must not wake us, or the loop spins while the collector is away. */
+	if (publisher_max_batch(a->pub) && a->next_heartbeat <= now + t)
 		t = a->next_heartbeat > now ? a->next_heartbeat - now : 0;
 	return t;
 }

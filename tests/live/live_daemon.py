@@ -12,7 +12,7 @@ import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (AGENT, CLI, COLLECTOR, REPO, Tap, World, require_binaries,  # noqa: E402
+from harness import (AGENT, CLI, COLLECTOR, REPO, Tap, World, free_port, require_binaries,  # noqa: E402
                      run, wait_for)
 
 FIXTURE = """\
@@ -148,6 +148,25 @@ def check_sigterm(tap, w, fixture):
         tap.ok(status is not None and took < 5, f"SIGTERM: {proc.name} exits promptly ({took:.2f} s)")
 
 
+def cpu_seconds(proc):
+    """User + system CPU time of a running process, from /proc."""
+    with open(f"/proc/{proc.p.pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def check_idle_without_collector(tap, w, fixture):
+    """An agent whose collector is away, crawling every second, must wait, not spin: it once
+    busy-looped on the heartbeat it could not send."""
+    agent = w.start_agent(agent_text(w, fixture, free_port(), extra_agent="splay = 0s\n"), name="lonely")
+    time.sleep(2)  # the first crawls are done
+    before, start = cpu_seconds(agent), time.monotonic()
+    time.sleep(5)
+    used, wall = cpu_seconds(agent) - before, time.monotonic() - start
+    tap.ok(used < 0.1 * wall, f"without a collector the agent waits ({used:.2f} s of CPU in {wall:.1f} s)")
+    agent.stop()
+
+
 def main():
     tap = Tap()
     require_binaries()
@@ -159,6 +178,7 @@ def main():
         check_config(tap, w, AGENT, "prospector-agent", agent_cases(w, fixture, 7431))
         check_config(tap, w, COLLECTOR, "prospector-collector", collector_cases(w, 7431))
         check_sigterm(tap, w, fixture)
+        check_idle_without_collector(tap, w, fixture)
     except Exception as e:  # noqa: BLE001 - report, clean up, fail
         import traceback
         tap.ok(False, f"unexpected error: {e}", traceback.format_exc())
