@@ -224,8 +224,15 @@ void snapshot_encode(const struct snapshot *s, struct buf *out)
 		snapshot_obj_encode(s->objs[i], out);
 }
 
+/*
+ * Appends and sorts once, refusing repeated names: adding each pair with obj_set searched the list
+ * every time, O(n²) in the attributes of one object, which a hostile object staged at the collector
+ * could turn into seconds (found with tests/fuzz). The encoder never repeats a name.
+ */
 static int attrs_decode(struct cursor *c, struct obj *o, bool obs)
 {
+	struct attr **list = obs ? &o->obs : &o->attrs;
+	size_t *n_out = obs ? &o->nobs : &o->nattrs, *cap = obs ? &o->obs_cap : &o->attrs_cap;
 	uint64_t n;
 
 	if (cursor_varint(c, &n) < 0 || n > (uint64_t)(c->end - c->p))
@@ -238,13 +245,18 @@ static int attrs_decode(struct cursor *c, struct obj *o, bool obs)
 			r = cursor_lstr(c, &value);
 		if (r == 0 && (!name || !value))
 			r = -EBADMSG;
-		if (r == 0)
-			(obs ? obj_set_obs : obj_set)(o, name, value);
-		free(name);
-		free(value);
-		if (r < 0)
+		if (r < 0) {
+			free(name);
+			free(value);
 			return r;
+		}
+		xgrow(list, cap, *n_out + 1, sizeof(**list));
+		(*list)[(*n_out)++] = (struct attr){ .name = name, .value = value };
 	}
+	obj_sort_attrs(o);
+	for (size_t i = 1; i < *n_out; i++)
+		if (strcmp((*list)[i - 1].name, (*list)[i].name) == 0)
+			return -EBADMSG;
 	return 0;
 }
 

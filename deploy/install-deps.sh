@@ -16,6 +16,10 @@ packages=(
 	odbc-postgresql odbc-mariadb libsqliteodbc sqlite3
 	# test helpers
 	python3 jq
+	# the fuzz test (tests/fuzz): clang, and libclang-rt-dev for the fuzzer, address and undefined
+	# sanitizer runtimes (libclang_rt.fuzzer-*.a), which clang's packages only recommend; both
+	# follow Debian's default clang version, so they stay in step
+	clang libclang-rt-dev
 )
 
 missing=()
