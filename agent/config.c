@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <fnmatch.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include "conf.h"
 #include "driver.h"
+#include "secrets.h"
 #include "xmalloc.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/prospector"
@@ -30,6 +32,9 @@ static const struct conf_key agent_keys[] = {
 	{ "splay", CONF_DURATION, false, offsetof(struct agent_conf, splay) },
 	{ "outbox_max_bytes", CONF_SIZE, false, offsetof(struct agent_conf, outbox_max_bytes) },
 	{ "outbox_max_age", CONF_DURATION, false, offsetof(struct agent_conf, outbox_max_age) },
+	{ "secrets_file", CONF_STRING, false, offsetof(struct agent_conf, secrets_file) },
+	{ "curve_secret_key", CONF_STRING, true, offsetof(struct agent_conf, curve_secret_key) },
+	{ "collector_public_key", CONF_STRING, true, offsetof(struct agent_conf, collector_public_key) },
 	{ NULL, 0, false, 0 },
 };
 
@@ -59,11 +64,16 @@ static const struct {
 	{ "fixture", "fixture", offsetof(struct source_conf, fixture) },
 };
 
-static int conf_error(char *err, size_t errlen, const char *path, unsigned line, const char *msg, const char *arg)
+static int conf_error(char *err, size_t errlen, const char *path, unsigned line, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static int conf_error(char *err, size_t errlen, const char *path, unsigned line, const char *fmt, ...)
 {
-	char text[300];
+	char text[500];
+	va_list ap;
 
-	snprintf(text, sizeof(text), msg, arg);
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
 	snprintf(err, errlen, "%s:%u: %s", path, line, text);
 	return 1;
 }
@@ -80,12 +90,9 @@ static int source_check(const struct agent_conf *ac, const struct source_conf *s
 		return conf_error(err, errlen, ac->path, sc->line,
 				  "source name '%s' must be 1-64 characters without '/', '.', '#', ':', '*', '?' or spaces",
 				  sc->name);
-	if (!driver_lookup(sc->driver)) {
-		char msg[200];
-
-		snprintf(msg, sizeof(msg), "driver '%%s' is not known; this build has: %s", driver_names());
-		return conf_error(err, errlen, ac->path, sc->line, msg, sc->driver);
-	}
+	if (!driver_lookup(sc->driver))
+		return conf_error(err, errlen, ac->path, sc->line, "driver '%s' is not known; this build has: %s",
+				  sc->driver, driver_names());
 	for (size_t i = 0; i < sizeof(driver_requires) / sizeof(driver_requires[0]); i++) {
 		const char *v = *(char **)((char *)sc + driver_requires[i].offset);
 
@@ -101,6 +108,20 @@ static int source_check(const struct agent_conf *ac, const struct source_conf *s
 		return conf_error(err, errlen, ac->path, sc->line, "%s: mass_drop_percent is a percentage, 0 to 100",
 				  sc->name);
 	return 0;
+}
+
+/* The value is not quoted: the message may be read by anyone who can read the agent's log. */
+static int source_conninfo_check(const struct agent_conf *ac, const struct source_conf *sc, unsigned line, char *err,
+				 size_t errlen)
+{
+	char key[64];
+
+	if (!secrets_in_conninfo(sc->driver, sc->conninfo, key, sizeof(key)))
+		return 0;
+	return conf_error(err, errlen, ac->path, line,
+			  "source %s: conninfo must not hold a password (%s): put it in the secrets file "
+			  "(secrets_file in [agent]; in it [source \"%s\"] password = …; mode 0600)%s",
+			  sc->name, key, sc->name, secrets_hint(sc->driver));
 }
 
 static int agent_conf_source(struct conf *c, const struct conf_section *s, struct agent_conf *ac, char *err, size_t errlen)
@@ -121,11 +142,28 @@ static int agent_conf_source(struct conf *c, const struct conf_section *s, struc
 		snprintf(err, errlen, "%s", c->error);
 		return 1;
 	}
-	return source_check(ac, sc, err, errlen);
+	if (source_check(ac, sc, err, errlen))
+		return 1;
+	return source_conninfo_check(ac, sc, conf_key_line(s, "conninfo"), err, errlen);
 }
 
 /* An outbox bound below a snapshot's worth would turn every change into a full resync. */
-static int agent_section_check(const struct conf_section *s, const struct agent_conf *ac, char *err, size_t errlen)
+/* The agent's CURVE key pair (a 0600 file) and the collector's public key, loaded now so that -n
+ * reports a key file that is missing, malformed or readable by others. */
+static int agent_keys_load(const struct conf_section *s, struct agent_conf *ac, char *err, size_t errlen)
+{
+	char why[512];
+
+	if (keys_load_secret(ac->curve_secret_key, &ac->key, why, sizeof(why)) != 0)
+		return conf_error(err, errlen, ac->path, conf_key_line(s, "curve_secret_key"), "curve_secret_key: %s",
+				  why);
+	if (keys_load_public(ac->collector_public_key, ac->collector_key, why, sizeof(why)) != 0)
+		return conf_error(err, errlen, ac->path, conf_key_line(s, "collector_public_key"),
+				  "collector_public_key: %s", why);
+	return 0;
+}
+
+static int agent_section_check(const struct conf_section *s, struct agent_conf *ac, char *err, size_t errlen)
 {
 	if (ac->outbox_max_bytes < MIN_OUTBOX_MAX_BYTES)
 		return conf_error(err, errlen, ac->path, conf_key_line(s, "outbox_max_bytes"),
@@ -133,19 +171,19 @@ static int agent_section_check(const struct conf_section *s, const struct agent_
 	if (ac->outbox_max_age < 60)
 		return conf_error(err, errlen, ac->path, conf_key_line(s, "outbox_max_age"),
 				  "outbox_max_age: at least %s", "1m");
-	return 0;
+	return agent_keys_load(s, ac, err, errlen);
 }
 
 static int agent_conf_sections(struct conf *c, struct agent_conf *ac, char *err, size_t errlen)
 {
-	bool have_agent = false;
+	const struct conf_section *agent = NULL;
 
 	for (size_t i = 0; i < c->nsections; i++) {
 		const struct conf_section *s = &c->sections[i];
 		int r;
 
-		if (strcmp(s->type, "agent") == 0 && !have_agent) {
-			have_agent = true;
+		if (strcmp(s->type, "agent") == 0 && !agent) {
+			agent = s;
 			r = conf_apply(c, s, agent_keys, ac);
 			if (r)
 				snprintf(err, errlen, "%s", c->error);
@@ -159,10 +197,12 @@ static int agent_conf_sections(struct conf *c, struct agent_conf *ac, char *err,
 		if (r)
 			return r;
 	}
-	if (!have_agent)
-		return conf_error(err, errlen, c->path, 1, "no [agent] section%s", "");
+	if (!agent)
+		return conf_error(err, errlen, c->path, 1, "no [agent] section");
 	if (ac->nsources == 0)
-		return conf_error(err, errlen, c->path, 1, "no [source \"name\"] section: nothing to probe%s", "");
+		return conf_error(err, errlen, c->path, 1, "no [source \"name\"] section: nothing to probe");
+	if (ac->secrets_file)
+		return secrets_load(ac, ac->secrets_file, conf_key_line(agent, "secrets_file"), err, errlen);
 	return 0;
 }
 
@@ -206,6 +246,7 @@ static void source_conf_clear(struct source_conf *sc)
 	free(sc->name);
 	free(sc->driver);
 	free(sc->conninfo);
+	secrets_free(sc->password);
 	free(sc->department);
 	free(sc->system);
 	free(sc->include);
@@ -224,6 +265,10 @@ void agent_conf_free(struct agent_conf *conf)
 	free(conf->id);
 	free(conf->collector);
 	free(conf->state_dir);
+	free(conf->secrets_file);
+	free(conf->curve_secret_key);
+	free(conf->collector_public_key);
+	keys_wipe(&conf->key);
 	free(conf);
 }
 

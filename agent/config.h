@@ -1,6 +1,8 @@
 /*
  * The agent's configuration: one [agent] section and one [source "name"] section per database.
- * Parsed with common/conf; every error names file:line.
+ * Parsed with common/conf; every error names file:line. A conninfo that holds a password is refused:
+ * passwords come from the secrets file that secrets_file names (agent/secrets.h) or from the client
+ * library's own 0600 files.
  */
 #pragma once
 
@@ -8,11 +10,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "keys.h"
+
 struct source_conf {
 	char *name;
 	unsigned line;
 	char *driver;
-	char *conninfo;      /* driver-specific: a libpq conninfo for pg; never logged */
+	char *conninfo;      /* driver-specific: a libpq conninfo for pg; never logged; holds no password */
+	char *password;      /* from the secrets file, or NULL; never logged, wiped when freed */
 	unsigned interval;   /* seconds */
 	unsigned timeout;    /* statement timeout for catalog queries, seconds */
 	char *department;
@@ -28,6 +33,11 @@ struct agent_conf {
 	char *id;
 	char *collector;     /* ZeroMQ endpoint */
 	char *state_dir;
+	char *secrets_file;  /* the sources' passwords (agent/secrets.h), or NULL */
+	char *curve_secret_key;     /* path of the agent's key pair */
+	char *collector_public_key; /* path of the collector's .pub, or the key */
+	struct curve_key key;
+	char collector_key[KEY_Z85_LEN + 1];
 	unsigned heartbeat;  /* seconds */
 	unsigned max_batch_bytes;
 	unsigned splay;      /* seconds: first crawls spread over this long */

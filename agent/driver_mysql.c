@@ -25,9 +25,12 @@
  * PUBLIC, which information_schema does not show) gets that schema marked partial, so that the
  * tables it cannot see are not reported as dropped (DESIGN §3.3).
  *
- * The handle owns the parsed conninfo only; every crawl connects and disconnects. The connection
- * asks for utf8mb4, so GBK, latin1 and utf8mb4 catalogs all arrive as UTF-8. Nothing here copies
- * the conninfo or a password into a message.
+ * The handle owns the parsed conninfo and a copy of the source's password (from the agent's secrets
+ * file; the conninfo may hold none), which goes to mysql_real_connect as its own argument. Without
+ * it the password comes from the option file, which must be private to its owner (my_option_check:
+ * the client library reads a world-readable one without a word). Every crawl connects and
+ * disconnects. The connection asks for utf8mb4, so GBK, latin1 and utf8mb4 catalogs all arrive as
+ * UTF-8. Nothing here copies the conninfo or a password into a message.
  */
 #include "driver.h"
 #include "redact.h"
@@ -50,6 +53,7 @@
 #include "buf.h"
 #include "config.h"
 #include "model.h"
+#include "secrets.h"
 #include "utf8.h"
 #include "xmalloc.h"
 
@@ -85,14 +89,14 @@ static const struct my_word {
 
 /* The parsed conninfo. */
 struct my_conninfo {
-	char *host, *socket, *user, *password, *database, *option_file, *option_group;
+	char *host, *socket, *user, *database, *option_file, *option_group;
 	unsigned port, connect_timeout;
 };
 
 enum my_key_type { MY_KEY_STR, MY_KEY_UINT };
 
 /* The conninfo keys. database only picks the connection's default database: the crawl reads
- * every database the user can see. Passwords belong in option_file, not here. */
+ * every database the user can see. Passwords belong in option_file or the secrets file, not here. */
 static const struct my_key {
 	const char *key;
 	size_t offset;
@@ -103,7 +107,6 @@ static const struct my_key {
 	{ "port", offsetof(struct my_conninfo, port), MY_KEY_UINT, 65535 },
 	{ "socket", offsetof(struct my_conninfo, socket), MY_KEY_STR, 0 },
 	{ "user", offsetof(struct my_conninfo, user), MY_KEY_STR, 0 },
-	{ "password", offsetof(struct my_conninfo, password), MY_KEY_STR, 0 },
 	{ "database", offsetof(struct my_conninfo, database), MY_KEY_STR, 0 },
 	{ "option_file", offsetof(struct my_conninfo, option_file), MY_KEY_STR, 0 },
 	{ "option_group", offsetof(struct my_conninfo, option_group), MY_KEY_STR, 0 },
@@ -113,6 +116,7 @@ static const struct my_key {
 
 struct my {
 	struct my_conninfo ci;
+	char *password; /* from the secrets file, or NULL: the option file's, if any */
 	unsigned timeout;
 };
 
@@ -132,7 +136,7 @@ struct my_crawl {
 	MYSQL *conn;
 	struct snapshot *snap;
 	char *err;
-	const char *password; /* borrowed from the conninfo; scrubbed from every message */
+	const char *password; /* borrowed from the handle; scrubbed from every message */
 	unsigned timeout;
 	enum my_flavor flavor;
 	unsigned long version;
@@ -519,6 +523,7 @@ static int my_fail(struct my_crawl *c, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->err, DRIVER_ERRLEN, fmt, ap);
 	va_end(ap);
+	redact_secrets(c->err);
 	redact_password(c->err, c->password);
 	return code;
 }
@@ -1407,18 +1412,54 @@ static void my_options(const struct my *my, MYSQL *conn)
 		mysql_options(conn, MYSQL_READ_DEFAULT_GROUP, my->ci.option_group ? my->ci.option_group : "client");
 }
 
+/* The option file the client library takes a password from: option_file, or with option_group alone
+ * the user's ~/.my.cnf (the system-wide files are world-readable by design and hold no passwords).
+ * NULL: none. *ret_named: named by the conninfo, so it must exist. */
+static char *my_option_path(const struct my *my, bool *ret_named)
+{
+	const char *home = getenv("HOME");
+
+	*ret_named = my->ci.option_file != NULL;
+	if (my->ci.option_file)
+		return xstrdup(my->ci.option_file);
+	return my->ci.option_group && home && *home ? xasprintf("%s/.my.cnf", home) : NULL;
+}
+
+/* An option file its group or others can access is refused, named, with its mode: it may hold the
+ * password, and the client library would read it without a word. So is MYSQL_PWD, which the client
+ * library reads when it has no password. 0, or DRIVER_E_CONFIG with err. */
+static int my_option_check(const struct my *my, char *err)
+{
+	char why[DRIVER_ERRLEN - 100];
+	bool named;
+	char *path = my_option_path(my, &named);
+	int r = path ? secrets_file_private(path, why, sizeof(why)) : 0;
+
+	if (!my->password && secrets_env_refused("MYSQL_PWD", err, DRIVER_ERRLEN)) {
+		free(path);
+		return DRIVER_E_CONFIG;
+	}
+	if (r == 0 && named && access(path, R_OK) != 0)
+		r = -errno;
+	if (r > 0)
+		snprintf(err, DRIVER_ERRLEN, "option file %s", why);
+	else if (r < 0 && named)
+		snprintf(err, DRIVER_ERRLEN, "option_file %.200s is not readable: %s", path, strerror(-r));
+	free(path);
+	return r > 0 || (r < 0 && named) ? DRIVER_E_CONFIG : 0;
+}
+
 static int my_connect(const struct my *my, struct my_crawl *c)
 {
 	const struct my_conninfo *ci = &my->ci;
 
-	if (ci->option_file && access(ci->option_file, R_OK) != 0)
-		return my_fail(c, DRIVER_E_CONFIG, "option_file %.200s is not readable: %s", ci->option_file,
-			       strerror(errno));
+	if (my_option_check(my, c->err) != 0)
+		return DRIVER_E_CONFIG;
 	c->conn = mysql_init(NULL);
 	if (!c->conn)
 		return -ENOMEM;
 	my_options(my, c->conn);
-	if (!mysql_real_connect(c->conn, ci->host, ci->user, ci->password, ci->database, ci->port, ci->socket, 0))
+	if (!mysql_real_connect(c->conn, ci->host, ci->user, my->password, ci->database, ci->port, ci->socket, 0))
 		return my_error(c, "cannot connect");
 	return my_server(c);
 }
@@ -1540,20 +1581,28 @@ static void my_close(void *handle)
 		sodium_memzero(*field, strlen(*field));
 		free(*field);
 	}
+	secrets_free(my->password);
 	free(my);
 }
 
 static int my_open(const struct source_conf *conf, void **ret_handle, char *err)
 {
 	struct my *my;
+	char key[64];
 
 	if (!conf->conninfo) {
 		snprintf(err, DRIVER_ERRLEN, "conninfo is not set");
 		return DRIVER_E_CONFIG;
 	}
+	if (secrets_in_conninfo("mysql", conf->conninfo, key, sizeof(key))) {
+		snprintf(err, DRIVER_ERRLEN, "conninfo must not hold a password (%s): put it in the agent's "
+			 "secrets file or in the option_file (mode 0600)", key);
+		return DRIVER_E_CONFIG;
+	}
 	my = xcalloc(1, sizeof(*my));
 	my->ci.connect_timeout = MY_CONNECT_TIMEOUT;
-	if (my_conninfo_parse(conf->conninfo, &my->ci, err) != 0) {
+	my->password = conf->password ? xstrdup(conf->password) : NULL;
+	if (my_conninfo_parse(conf->conninfo, &my->ci, err) != 0 || my_option_check(my, err) != 0) {
 		my_close(my);
 		return DRIVER_E_CONFIG;
 	}
@@ -1577,7 +1626,7 @@ static void my_crawl_free(struct my_crawl *c)
 static int my_crawl(void *handle, struct snapshot *snap, char *err)
 {
 	struct my *my = handle;
-	struct my_crawl c = { .snap = snap, .err = err, .password = my->ci.password, .timeout = my->timeout };
+	struct my_crawl c = { .snap = snap, .err = err, .password = my->password, .timeout = my->timeout };
 	int r = my_connect(my, &c);
 
 	for (size_t i = 0; r == 0 && i < sizeof(my_steps) / sizeof(my_steps[0]); i++)

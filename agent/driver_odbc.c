@@ -31,8 +31,11 @@
  * Every catalog call uses the wide-character (W) API. SQLWCHAR is UTF-16 in unixODBC; this file
  * converts to and from UTF-8 itself, surrogate pairs included. Two unixODBC habits need help, both
  * measured: the connection string goes narrow (UTF-8) when it is not ASCII, and the crawl runs in a
- * UTF-8 LC_CTYPE (see odbc_connect, odbc_crawl). The handle owns the connection string; no message
- * ever quotes it, and every message is scrubbed of the password before it leaves. A driver that
+ * UTF-8 LC_CTYPE (see odbc_connect, odbc_crawl). The handle owns the connection string, which holds
+ * no password (odbc_open refuses one), and a copy of the source's password from the agent's secrets
+ * file: it is added as PWD={…} only to the string handed to the driver manager, in a buffer of its
+ * own that is wiped after the call (secrets_odbc_conninfo). No message ever quotes the connection
+ * string, and every message is scrubbed of the password before it leaves. A driver that
  * keeps logs of its own (psqlODBC, which Debian registers with CommLog=1) is told not to: an agent
  * writes no file outside its state, and those logs hold the connection string (odbc_connect_opts,
  * odbc_pins).
@@ -46,6 +49,7 @@
 #include <stdbool.h>
 #include <limits.h>
 #include <locale.h>
+#include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +61,7 @@
 #include "config.h"
 #include "model.h"
 #include "redact.h"
+#include "secrets.h"
 #include "utf8.h"
 #include "xmalloc.h"
 
@@ -580,7 +585,7 @@ struct odbc {
 	char *dsn;      /* DSN= or FILEDSN=, for messages */
 	bool filedsn;   /* dsn is a FILEDSN= */
 	char *driver;
-	char *password; /* PWD=, scrubbed from every message */
+	char *password; /* from the secrets file, or NULL; scrubbed from every message */
 	unsigned timeout;
 	const struct source_conf *conf;
 };
@@ -876,10 +881,9 @@ static void odbc_conninfo_take(struct odbc *h, const char *key, const char *valu
 	if (strcasecmp(key, "DSN") == 0 || strcasecmp(key, "FILEDSN") == 0) {
 		slot = &h->dsn;
 		h->filedsn = strcasecmp(key, "FILEDSN") == 0;
-	} else if (strcasecmp(key, "DRIVER") == 0)
+	} else if (strcasecmp(key, "DRIVER") == 0) {
 		slot = &h->driver;
-	else if (strcasecmp(key, "PWD") == 0 || strcasecmp(key, "PASSWORD") == 0)
-		slot = &h->password;
+	}
 	if (!slot)
 		return;
 	free(*slot);
@@ -1583,6 +1587,7 @@ static SQLRETURN odbc_driver_connect(SQLHDBC dbc, const char *conninfo)
 		return SQLDriverConnect(dbc, NULL, (SQLCHAR *)conninfo, SQL_NTS, NULL, 0, NULL, SQL_DRIVER_NOPROMPT);
 	w = odbc_wide(conninfo);
 	rc = SQLDriverConnectW(dbc, NULL, w, SQL_NTS, NULL, 0, NULL, SQL_DRIVER_NOPROMPT);
+	sodium_memzero(w, (2 * strlen(conninfo) + 1) * sizeof(*w)); /* it may hold the password */
 	free(w);
 	return rc;
 }
@@ -1623,8 +1628,14 @@ static int odbc_connect(struct odbc_crawl *c)
 	odbc_driver_find(c);
 	odbc_pin(c);
 	conninfo = odbc_conninfo_final(c->h, c->library);
+	if (c->h->password) {
+		char *plain = conninfo;
+
+		conninfo = secrets_odbc_conninfo(plain, c->h->password);
+		free(plain);
+	}
 	rc = odbc_driver_connect(c->dbc, conninfo);
-	free(conninfo);
+	secrets_free(conninfo);
 	if (!SQL_SUCCEEDED(rc))
 		return odbc_connect_error(c);
 	c->connected = true;
@@ -2907,10 +2918,7 @@ static void odbc_close(void *handle)
 	free(h->conninfo);
 	free(h->dsn);
 	free(h->driver);
-	if (h->password) {
-		explicit_bzero(h->password, strlen(h->password));
-		free(h->password);
-	}
+	secrets_free(h->password);
 	free(h);
 }
 
@@ -2918,6 +2926,7 @@ static void odbc_close(void *handle)
 static int odbc_open(const struct source_conf *conf, void **ret_handle, char *err)
 {
 	struct odbc *h;
+	char key[64];
 
 	if (!conf->conninfo || !*conf->conninfo) {
 		snprintf(err, DRIVER_ERRLEN, "conninfo is not set");
@@ -2927,8 +2936,14 @@ static int odbc_open(const struct source_conf *conf, void **ret_handle, char *er
 		snprintf(err, DRIVER_ERRLEN, "conninfo is not an ODBC connection string (key=value;…)");
 		return DRIVER_E_CONFIG;
 	}
+	if (secrets_in_conninfo("odbc", conf->conninfo, key, sizeof(key))) {
+		snprintf(err, DRIVER_ERRLEN, "conninfo must not hold a password (%s): put it in the agent's "
+			 "secrets file, which adds it as PWD when connecting", key);
+		return DRIVER_E_CONFIG;
+	}
 	h = xcalloc(1, sizeof(*h));
 	h->conninfo = xstrdup(conf->conninfo);
+	h->password = conf->password ? xstrdup(conf->password) : NULL;
 	odbc_conninfo_walk(conf->conninfo, odbc_conninfo_take, h);
 	h->timeout = conf->timeout ? conf->timeout : ODBC_DEFAULT_TIMEOUT;
 	h->conf = conf;

@@ -12,8 +12,12 @@
  * "c:<conoid>", "i:<indexrelid>"; the queries compute them. Objects owned by extensions, system
  * schemas and temporary schemas are left out everywhere.
  *
- * The handle owns the parsed conninfo only; every crawl connects and disconnects. Nothing here ever
- * copies the conninfo or the password into a message.
+ * The handle owns the parsed conninfo and a copy of the source's password (from the agent's secrets
+ * file: the conninfo holds none); every crawl connects and disconnects. The password reaches libpq as
+ * a keyword of its own, never inside a conninfo string. Without one, libpq reads ~/.pgpass (or
+ * PGPASSFILE, passfile=) and ignores it, with a warning on stderr only, when others can read it:
+ * that is checked here first and refused with a message that says so (pg_passfile_check). Nothing
+ * here ever copies the conninfo or the password into a message.
  */
 #include "driver.h"
 #include "redact.h"
@@ -21,6 +25,7 @@
 #include <errno.h>
 #include <libpq-fe.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -29,10 +34,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "config.h"
 #include "model.h"
+#include "secrets.h"
 #include "utf8.h"
 #include "xmalloc.h"
 
@@ -45,6 +52,7 @@
 
 struct pg {
 	PQconninfoOption *opts;
+	char *password; /* from the secrets file, or NULL: libpq then looks in its password file */
 	unsigned timeout;
 };
 
@@ -58,7 +66,7 @@ struct pg_crawl {
 	PGconn *conn;
 	struct snapshot *snap;
 	char *err;
-	const char *password; /* borrowed from the options; scrubbed from every message */
+	const char *password; /* borrowed from the handle; scrubbed from every message */
 	const char *params[2]; /* $1 timeout in ms, $2 client encoding, for the settings step */
 	char timeout_ms[16];
 	struct pg_comment *comments; /* by key once sorted */
@@ -393,6 +401,7 @@ static int pg_fail(struct pg_crawl *c, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->err, DRIVER_ERRLEN, fmt, ap);
 	va_end(ap);
+	redact_secrets(c->err);
 	redact_password(c->err, c->password);
 	return code;
 }
@@ -753,10 +762,11 @@ static const char *pg_opt(PQconninfoOption *opts, const char *keyword)
 	return NULL;
 }
 
-/* The parsed conninfo plus the driver's parameters, as PQconnectStartParams wants them. */
+/* The parsed conninfo plus the driver's parameters and the password, as PQconnectStartParams wants
+ * them. The arrays borrow every string. */
 static void pg_params_build(const struct pg *pg, const char ***ret_kw, const char ***ret_val)
 {
-	size_t n = 0, max = sizeof(pg_params) / sizeof(pg_params[0]) + 1;
+	size_t n = 0, max = sizeof(pg_params) / sizeof(pg_params[0]) + 2;
 	const char **kw, **val;
 
 	for (PQconninfoOption *o = pg->opts; o->keyword; o++)
@@ -774,6 +784,10 @@ static void pg_params_build(const struct pg *pg, const char ***ret_kw, const cha
 			continue;
 		kw[n] = o->keyword;
 		val[n++] = o->val;
+	}
+	if (pg->password) {
+		kw[n] = "password";
+		val[n++] = pg->password;
 	}
 	*ret_kw = kw;
 	*ret_val = val;
@@ -853,7 +867,56 @@ static int pg_connect_error(struct pg_crawl *c, PGconn *conn)
 	snprintf(line, sizeof(line), "%.*s", pg_line_len(msg), msg);
 	if (pg_message_state(line, state) && (s = strstr(line, state)))
 		memmove(s, s + 7, strlen(s + 7) + 1);
+	if (!c->password && PQconnectionNeedsPassword(conn))
+		return pg_fail(c, DRIVER_E_AUTH, "cannot connect: %s (no password is set for this source; put it in "
+			       "the agent's secrets file or in ~/.pgpass, mode 0600)", line);
 	return pg_fail(c, pg_connect_code(conn), "cannot connect: %s", line);
+}
+
+/* The password file libpq reads when it has no password: passfile=, PGPASSFILE, ~/.pgpass (libpq's
+ * order; HOME first, then the password database, as libpq finds the home directory). NULL when there
+ * is no home to look in. *ret_named: the file was named rather than found by default. */
+static char *pg_passfile(const struct pg *pg, bool *ret_named)
+{
+	const char *named = pg_opt(pg->opts, "passfile"), *home;
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+
+	if (!named || !*named)
+		named = getenv("PGPASSFILE");
+	*ret_named = named && *named;
+	if (*ret_named)
+		return xstrdup(named);
+	home = getenv("HOME");
+	if ((!home || !*home) && getpwuid_r(geteuid(), &pw, buf, sizeof(buf), &res) == 0 && res)
+		home = res->pw_dir;
+	return home && *home ? xasprintf("%s/.pgpass", home) : NULL;
+}
+
+/*
+ * Without a password from the secrets file libpq takes one from PGPASSWORD, which is refused here (no
+ * 0600 file), or from its password file, but skips a file that its group or others can access,
+ * saying so on stderr only; the login then fails as if no password existed. Such a file is refused
+ * here instead, with a message that names it, and so is a file named by passfile= or PGPASSFILE
+ * that cannot be read. 0, or DRIVER_E_CONFIG with err set.
+ */
+static int pg_passfile_check(const struct pg *pg, char *err)
+{
+	char why[DRIVER_ERRLEN - 100];
+	bool named = false;
+	char *path = pg->password ? NULL : pg_passfile(pg, &named);
+	int r = path ? secrets_file_private(path, why, sizeof(why)) : 0;
+
+	if (!pg->password && secrets_env_refused("PGPASSWORD", err, DRIVER_ERRLEN)) {
+		free(path);
+		return DRIVER_E_CONFIG;
+	}
+	if (r > 0)
+		snprintf(err, DRIVER_ERRLEN, "password file %s; libpq would ignore it", why);
+	else if (r < 0 && named)
+		snprintf(err, DRIVER_ERRLEN, "password file %.300s: %s", path, strerror(-r));
+	free(path);
+	return r > 0 || (r < 0 && named) ? DRIVER_E_CONFIG : 0;
 }
 
 static int pg_connect(struct pg *pg, struct pg_crawl *c)
@@ -863,6 +926,8 @@ static int pg_connect(struct pg *pg, struct pg_crawl *c)
 	long secs;
 	int r = 0;
 
+	if (pg_passfile_check(pg, c->err) != 0)
+		return DRIVER_E_CONFIG;
 	pg_params_build(pg, &kw, &val);
 	timeout = pg_opt(pg->opts, "connect_timeout");
 	secs = timeout ? strtol(timeout, NULL, 10) : PG_CONNECT_TIMEOUT;
@@ -891,6 +956,8 @@ static const char *pg_client_encoding(PGconn *conn)
 	return server && strcmp(server, "SQL_ASCII") == 0 ? "SQL_ASCII" : "UTF8";
 }
 
+static void pg_close(void *handle);
+
 static int pg_open(const struct source_conf *conf, void **ret_handle, char *err)
 {
 	struct pg *pg;
@@ -910,9 +977,20 @@ static int pg_open(const struct source_conf *conf, void **ret_handle, char *err)
 	}
 	pg = xcalloc(1, sizeof(*pg));
 	pg->opts = opts;
+	pg->password = conf->password ? xstrdup(conf->password) : NULL;
 	pg->timeout = conf->timeout ? conf->timeout : PG_DEFAULT_TIMEOUT;
 	if (pg->timeout > PG_MAX_TIMEOUT)
 		pg->timeout = PG_MAX_TIMEOUT;
+	if (pg_opt(opts, "password")) {
+		snprintf(err, DRIVER_ERRLEN, "conninfo must not hold a password: put it in the agent's secrets file "
+			 "or in ~/.pgpass (mode 0600)");
+		pg_close(pg);
+		return DRIVER_E_CONFIG;
+	}
+	if (pg_passfile_check(pg, err) != 0) {
+		pg_close(pg);
+		return DRIVER_E_CONFIG;
+	}
 	*ret_handle = pg;
 	return 0;
 }
@@ -920,7 +998,7 @@ static int pg_open(const struct source_conf *conf, void **ret_handle, char *err)
 static int pg_crawl(void *handle, struct snapshot *snap, char *err)
 {
 	struct pg *pg = handle;
-	struct pg_crawl c = { .snap = snap, .err = err, .password = pg_opt(pg->opts, "password") };
+	struct pg_crawl c = { .snap = snap, .err = err, .password = pg->password };
 	int r;
 
 	snprintf(c.timeout_ms, sizeof(c.timeout_ms), "%lu", pg->timeout * 1000UL);
@@ -941,6 +1019,7 @@ static void pg_close(void *handle)
 	if (!pg)
 		return;
 	PQconninfoFree(pg->opts);
+	secrets_free(pg->password);
 	free(pg);
 }
 

@@ -15,6 +15,7 @@
 #include "fixture.h"
 #include "log.h"
 #include "outbox.h"
+#include "privdrop.h"
 #include "publisher.h"
 #include "source.h"
 #include "state.h"
@@ -37,14 +38,14 @@ struct agent {
 };
 
 static const char usage_text[] =
-	"usage: prospector-agent [-c FILE] [-n] [--once [--timeout SECONDS]] [--dump SOURCE] [-s] [-d]\n";
+	"usage: prospector-agent [-c FILE] [-n] [--once [--timeout SECONDS]] [--dump SOURCE] [-s] [-d] [-u USER]\n";
 
 static const char help_text[] =
 	"NAME\n"
 	"    prospector-agent - read database schemas and deliver their changes to a collector\n"
 	"\n"
 	"SYNOPSIS\n"
-	"    prospector-agent [-c FILE] [-d] [-s]\n"
+	"    prospector-agent [-c FILE] [-d] [-s] [-u USER]\n"
 	"    prospector-agent [-c FILE] -n\n"
 	"    prospector-agent [-c FILE] --once [--timeout SECONDS]\n"
 	"    prospector-agent [-c FILE] --dump SOURCE\n"
@@ -65,10 +66,15 @@ static const char help_text[] =
 	"        --dump SOURCE   crawl SOURCE once and print its snapshot (fixture format) to standard\n"
 	"                        output; touches neither the state nor the collector\n"
 	"    -s, --syslog        log to syslog instead of standard error\n"
+	"    -u, --user USER     started as root: read the configuration, the keys and the secrets\n"
+	"                        file, then run as USER (before state.db is opened)\n"
 	"    -d, --debug         log debugging detail\n"
 	"    -V, --version       print the version and exit\n"
 	"    -h, --help          print this help and exit\n"
-	"\n"
+	"\n";
+
+/* In two parts: C99 promises string literals of 4095 characters only. */
+static const char help_config[] =
 	"CONFIGURATION\n"
 	"    [agent]\n"
 	"    id              this agent's name at the collector (required)\n"
@@ -77,16 +83,22 @@ static const char help_text[] =
 	"    heartbeat       how often probe status is sent (default 30s)\n"
 	"    max_batch_bytes largest batch sent (default 1048576; the collector may ask for less)\n"
 	"    splay           first crawls start at a random moment within this (default 10s)\n"
+	"    secrets_file    the sources' passwords, mode 0600: [source \"NAME\"] password = …\n"
 	"    outbox_max_bytes  when the changes waiting for the collector exceed this (default 64M),\n"
 	"                    those of each source are replaced by one full snapshot of it: the\n"
 	"                    collector rebuilds the same catalog from it, marked as found by resync\n"
 	"    outbox_max_age  likewise for changes waiting longer than this (default 7d)\n"
+	"    curve_secret_key  this agent's CURVE key pair, from `prospector keygen` (required;\n"
+	"                    mode 0600); its .pub is enrolled at the collector (`prospector enroll`)\n"
+	"    collector_public_key  the collector's .pub file (required)\n"
 	"\n"
 	"    [source \"NAME\"]   NAME starts every object path: NAME/database/schema/table.column\n"
 	"    driver          pg (PostgreSQL via libpq), mysql (MySQL/MariaDB), odbc (anything with an\n"
 	"                    ODBC driver: unixODBC) or fixture (a schema file, for tests)\n"
-	"    conninfo        pg: a libpq connection string; keep passwords in ~/.pgpass (0600)\n"
-	"                    mysql: host=… port=… user=… option_file=FILE (password in that 0600 file)\n"
+	"    conninfo        pg: a libpq connection string, without a password (secrets_file,\n"
+	"                    ~/.pgpass or PGPASSFILE, mode 0600)\n"
+	"                    mysql: host=… port=… user=… (password: secrets_file, or option_file=FILE\n"
+	"                    mode 0600)\n"
 	"                    odbc: an ODBC connection string, e.g. DSN=hr; or Driver=SQLite3;Database=…\n"
 	"    interval        time between crawls: 30s, 5m, 2h, 1d (default 5m)\n"
 	"    timeout         statement and lock timeout of catalog queries (default 30s)\n"
@@ -108,6 +120,7 @@ static const char help_text[] =
 
 struct options {
 	const char *conf;
+	const char *user;
 	const char *dump;
 	bool check, once, syslog, debug;
 	unsigned once_timeout;
@@ -136,6 +149,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		{ "config", required_argument, NULL, 'c' }, { "check", no_argument, NULL, 'n' },
 		{ "once", no_argument, NULL, 'o' },         { "timeout", required_argument, NULL, 't' },
 		{ "dump", required_argument, NULL, 'D' },   { "syslog", no_argument, NULL, 's' },
+		{ "user", required_argument, NULL, 'u' },
 		{ "debug", no_argument, NULL, 'd' },        { "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
 	};
@@ -143,7 +157,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
 
 	opt->conf = DEFAULT_CONF;
 	opt->once_timeout = DEFAULT_ONCE_TIMEOUT;
-	while ((c = getopt_long(argc, argv, "c:nsdVh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:nsdu:Vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': opt->conf = optarg; break;
 		case 'n': opt->check = true; break;
@@ -151,9 +165,10 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		case 't': opt->once_timeout = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'D': opt->dump = optarg; break;
 		case 's': opt->syslog = true; break;
+		case 'u': opt->user = optarg; break;
 		case 'd': opt->debug = true; break;
 		case 'V': printf("prospector-agent %s\n", PROSPECTOR_VERSION); exit(0);
-		case 'h': fputs(help_text, stdout); exit(0);
+		case 'h': fputs(help_text, stdout); fputs(help_config, stdout); exit(0);
 		default: fputs(usage_text, stderr); return 2;
 		}
 	}
@@ -297,7 +312,10 @@ static uint64_t agent_timeout(struct agent *a, uint64_t now)
 static void agent_turn(struct agent *a)
 {
 	uint64_t now = time_mono_ms();
-	zmq_pollitem_t item = { .socket = publisher_socket(a->pub), .events = ZMQ_POLLIN };
+	zmq_pollitem_t items[] = {
+		{ .socket = publisher_socket(a->pub), .events = ZMQ_POLLIN },
+		{ .socket = publisher_monitor(a->pub), .events = ZMQ_POLLIN },
+	};
 
 	agent_run_due(a, now);
 	publisher_pump(a->pub, now);
@@ -305,8 +323,12 @@ static void agent_turn(struct agent *a)
 		publisher_heartbeat(a->pub);
 		a->next_heartbeat = now + (uint64_t)a->conf->heartbeat * 1000;
 	}
-	if (zmq_poll(&item, 1, (long)agent_timeout(a, time_mono_ms())) > 0)
-		publisher_recv(a->pub, time_mono_ms());
+	if (zmq_poll(items, 2, (long)agent_timeout(a, time_mono_ms())) > 0) {
+		if (items[1].revents & ZMQ_POLLIN)
+			publisher_events(a->pub);
+		if (items[0].revents & ZMQ_POLLIN)
+			publisher_recv(a->pub, time_mono_ms());
+	}
 }
 
 static int agent_setup(struct agent *a)
@@ -324,6 +346,7 @@ static int agent_setup(struct agent *a)
 		a->sources[i] = source_new(&a->conf->sources[i]);
 	pc = (struct publisher_conf){
 		.endpoint = a->conf->collector, .agent_id = a->conf->id, .sources = a->sources,
+		.key = &a->conf->key, .collector_key = a->conf->collector_key,
 		.nsources = a->nsources, .on_command = agent_on_command, .on_welcome = agent_on_welcome, .ctx = a,
 	};
 	if (publisher_new(&pc, a->st, &a->pub, err, sizeof(err)) < 0) {
@@ -374,6 +397,11 @@ int main(int argc, char **argv)
 	log_init("prospector-agent", !opt.syslog, opt.debug);
 	if (agent_conf_load(opt.conf, &a.conf, err, sizeof(err)) != 0) {
 		fprintf(stderr, "prospector-agent: %s\n", err);
+		return 1;
+	}
+	if (opt.user && privdrop(opt.user, err, sizeof(err)) < 0) {
+		fprintf(stderr, "prospector-agent: %s\n", err);
+		agent_conf_free(a.conf);
 		return 1;
 	}
 	if (opt.check || opt.dump) {

@@ -35,6 +35,8 @@ struct publisher {
 	struct state *st;
 	void *zctx;
 	void *sock;
+	void *monitor;         /* PAIR receiving the DEALER's handshake events */
+	uint64_t refused_at;   /* when a refused handshake was last logged */
 	bool welcomed;
 	uint64_t hello_at;     /* when HELLO was last sent */
 	uint64_t hello_wait;   /* how long to wait for WELCOME before saying HELLO again */
@@ -76,7 +78,10 @@ static int publisher_set_options(struct publisher *pub)
 	int zero = 0, one = 1, hwm = 1000, ivl = ZMTP_HEARTBEAT_MS, timeout = ZMTP_HEARTBEAT_TIMEOUT_MS;
 	int reconnect = (int)publisher_jitter(RECONNECT_MS), reconnect_max = RECONNECT_MAX_MS;
 
-	if (zmq_setsockopt(pub->sock, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
+	if (zmq_setsockopt(pub->sock, ZMQ_CURVE_SERVERKEY, pub->conf.collector_key, KEY_Z85_LEN) < 0 ||
+	    zmq_setsockopt(pub->sock, ZMQ_CURVE_PUBLICKEY, pub->conf.key->public_key, KEY_Z85_LEN) < 0 ||
+	    zmq_setsockopt(pub->sock, ZMQ_CURVE_SECRETKEY, pub->conf.key->secret_key, KEY_Z85_LEN) < 0 ||
+	    zmq_setsockopt(pub->sock, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
 	    zmq_setsockopt(pub->sock, ZMQ_IMMEDIATE, &one, sizeof(one)) < 0 ||
 	    zmq_setsockopt(pub->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0 ||
 	    zmq_setsockopt(pub->sock, ZMQ_HEARTBEAT_IVL, &ivl, sizeof(ivl)) < 0 ||
@@ -86,6 +91,8 @@ static int publisher_set_options(struct publisher *pub)
 		return -errno;
 	return 0;
 }
+
+static int publisher_monitor_open(struct publisher *pub);
 
 int publisher_new(const struct publisher_conf *conf, struct state *st, struct publisher **ret_pub, char *err,
 		  size_t errlen)
@@ -99,6 +106,8 @@ int publisher_new(const struct publisher_conf *conf, struct state *st, struct pu
 	pub->zctx = zmq_ctx_new();
 	pub->sock = zmq_socket(pub->zctx, ZMQ_DEALER);
 	r = pub->sock ? publisher_set_options(pub) : -errno;
+	if (r == 0)
+		r = publisher_monitor_open(pub);
 	if (r == 0 && zmq_connect(pub->sock, conf->endpoint) < 0)
 		r = -errno;
 	if (r < 0) {
@@ -117,9 +126,12 @@ void publisher_free(struct publisher *pub, unsigned linger_ms)
 	if (!pub)
 		return;
 	if (pub->sock) {
+		zmq_socket_monitor(pub->sock, NULL, 0);
 		zmq_setsockopt(pub->sock, ZMQ_LINGER, &linger, sizeof(linger));
 		zmq_close(pub->sock);
 	}
+	if (pub->monitor)
+		zmq_close(pub->monitor);
 	zmq_ctx_term(pub->zctx);
 	free(pub);
 }
@@ -127,6 +139,74 @@ void publisher_free(struct publisher *pub, unsigned linger_ms)
 void *publisher_socket(struct publisher *pub)
 {
 	return pub->sock;
+}
+
+void *publisher_monitor(struct publisher *pub)
+{
+	return pub->monitor;
+}
+
+/* A refused handshake is the one failure ZeroMQ would otherwise keep to itself: the collector does
+ * not know our key (not enrolled, revoked) or we hold the wrong collector key. */
+#define MONITOR_EVENTS (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | \
+			ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+#define REFUSED_LOG_EVERY_MS 60000
+
+static int publisher_monitor_open(struct publisher *pub)
+{
+	char endpoint[64];
+	int zero = 0;
+
+	snprintf(endpoint, sizeof(endpoint), "inproc://publisher-monitor-%p", (void *)pub);
+	if (zmq_socket_monitor(pub->sock, endpoint, MONITOR_EVENTS) < 0)
+		return -errno;
+	pub->monitor = zmq_socket(pub->zctx, ZMQ_PAIR);
+	if (!pub->monitor || zmq_setsockopt(pub->monitor, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
+	    zmq_connect(pub->monitor, endpoint) < 0)
+		return -errno;
+	return 0;
+}
+
+static void publisher_event(struct publisher *pub, uint16_t event, uint32_t value)
+{
+	uint64_t now = time_mono_ms();
+
+	if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+		if (pub->refused_at)
+			log_info("collector %s accepted our key", pub->conf.endpoint);
+		pub->refused_at = 0;
+		return;
+	}
+	if (pub->refused_at && now - pub->refused_at < REFUSED_LOG_EVERY_MS)
+		return;
+	pub->refused_at = now;
+	if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+		log_warnx("collector %s refused our key (status %u): is this agent enrolled there, with the public "
+			  "key %s, and not revoked?", pub->conf.endpoint, value, pub->conf.key->public_key);
+	else
+		log_warnx("the CURVE handshake with %s failed: is collector_public_key the collector's key, and does "
+			  "it speak CURVE?", pub->conf.endpoint);
+}
+
+/* Each event is two frames: 6 bytes (event number, value) and the endpoint. */
+void publisher_events(struct publisher *pub)
+{
+	zmq_msg_t frame;
+
+	zmq_msg_init(&frame);
+	while (zmq_msg_recv(&frame, pub->monitor, ZMQ_DONTWAIT) >= 0) {
+		uint16_t event = 0;
+		uint32_t value = 0;
+
+		if (zmq_msg_size(&frame) >= 6) {
+			memcpy(&event, zmq_msg_data(&frame), 2);
+			memcpy(&value, (char *)zmq_msg_data(&frame) + 2, 4);
+		}
+		while (zmq_msg_more(&frame) && zmq_msg_recv(&frame, pub->monitor, ZMQ_DONTWAIT) >= 0)
+			;
+		publisher_event(pub, event, value);
+	}
+	zmq_msg_close(&frame);
 }
 
 size_t publisher_max_batch(const struct publisher *pub)

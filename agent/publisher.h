@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "keys.h"
 #include "source.h"
 #include "state.h"
 
@@ -33,6 +34,8 @@ typedef void (*publisher_welcome_cb)(void *ctx, uint64_t from, size_t max_batch_
 struct publisher_conf {
 	const char *endpoint;
 	const char *agent_id;
+	const struct curve_key *key;     /* the agent's key pair */
+	const char *collector_key;       /* the collector's public key, Z85 */
 	struct source **sources; /* borrowed, for HELLO and heartbeats */
 	size_t nsources;
 	publisher_cmd_cb on_command;
@@ -45,6 +48,10 @@ int publisher_new(const struct publisher_conf *conf, struct state *st, struct pu
 		  size_t errlen);
 void publisher_free(struct publisher *pub, unsigned linger_ms);
 void *publisher_socket(struct publisher *pub);
+/* The socket that reports connection events (handshakes refused); poll it and call
+ * publisher_events when it is readable. */
+void *publisher_monitor(struct publisher *pub);
+void publisher_events(struct publisher *pub);
 /* Sends what is due: HELLO while not welcomed, outbox batches within the window, resends. */
 void publisher_pump(struct publisher *pub, uint64_t now_mono_ms);
 /* Reads and handles every waiting message. */

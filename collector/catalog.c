@@ -69,6 +69,10 @@ static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS commands(id INTEGER PRIMARY KEY, source TEXT NOT NULL,"
 	" kind TEXT NOT NULL, interval_s INTEGER, created INTEGER NOT NULL, sent INTEGER);"
 	"CREATE INDEX IF NOT EXISTS commands_unsent ON commands(id) WHERE sent IS NULL;"
+	/* Enrolled CURVE keys (Z85). A revoked key stays, so that it can never be enrolled again. */
+	"CREATE TABLE IF NOT EXISTS agent_keys(public_key TEXT PRIMARY KEY, agent_id TEXT NOT NULL,"
+	" department TEXT, enrolled INTEGER NOT NULL, revoked INTEGER);"
+	"CREATE INDEX IF NOT EXISTS agent_keys_agent ON agent_keys(agent_id);"
 	"INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');";
 
 /*
@@ -123,6 +127,10 @@ enum stmt {
 	ST_COMMAND_SENT,
 	ST_OVERRIDES,
 	ST_SOURCE_OBJECTS,
+	ST_KEY_AGENT,
+	ST_KEY_LOOKUP,
+	ST_KEY_ENROLL,
+	ST_KEY_REVOKE,
 	ST_COUNT
 };
 
@@ -157,6 +165,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 			      " last_ok = max(COALESCE(last_ok, 0), ?4) WHERE name = ?1",
 	[ST_SOURCES_UNLIST] = "UPDATE sources SET configured = 0 WHERE agent_id = ?1",
 	[ST_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)",
+	[ST_KEY_AGENT] = "SELECT agent_id FROM agent_keys WHERE public_key = ?1 AND revoked IS NULL",
+	[ST_KEY_LOOKUP] = "SELECT agent_id, revoked FROM agent_keys WHERE public_key = ?1",
+	[ST_KEY_ENROLL] = "INSERT INTO agent_keys(public_key, agent_id, department, enrolled) VALUES(?1, ?2, ?3, ?4)",
+	[ST_KEY_REVOKE] = "UPDATE agent_keys SET revoked = ?2 WHERE agent_id = ?1 AND revoked IS NULL",
 	[ST_APPLIED_LOOKUP] = "SELECT digest FROM applied WHERE agent_id = ?1 AND incarnation = ?2 AND seq = ?3",
 	[ST_APPLIED_ADD] = "INSERT INTO applied(agent_id, incarnation, seq, digest, recorded)"
 			   " VALUES(?1, ?2, ?3, ?4, ?5)",
@@ -776,6 +788,62 @@ int catalog_agent_unlist_sources(struct catalog *c, const char *agent_id)
 {
 	bind_str(c->st[ST_SOURCES_UNLIST], 1, agent_id);
 	return cat_run(c, ST_SOURCES_UNLIST);
+}
+
+/* --- enrolled keys ------------------------------------------------------------------------- */
+
+int catalog_key_agent(struct catalog *c, const char *public_key, char *agent_id, size_t len)
+{
+	sqlite3_stmt *st = c->st[ST_KEY_AGENT];
+	int r;
+
+	bind_str(st, 1, public_key);
+	r = cat_row(c, ST_KEY_AGENT);
+	if (r > 0)
+		snprintf(agent_id, len, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	return r > 0 ? 0 : r == 0 ? CATALOG_E_NOT_FOUND : r;
+}
+
+int catalog_key_enroll(struct catalog *c, const char *agent_id, const char *public_key, const char *department,
+		       uint64_t now_ms)
+{
+	sqlite3_stmt *st = c->st[ST_KEY_LOOKUP];
+	int r;
+
+	bind_str(st, 1, public_key);
+	r = cat_row(c, ST_KEY_LOOKUP);
+	if (r > 0) {
+		bool revoked = sqlite3_column_type(st, 1) != SQLITE_NULL;
+
+		snprintf(c->error, sizeof(c->error), "this key is %s agent '%s'%s",
+			 revoked ? "revoked: it belonged to" : "already enrolled for",
+			 (const char *)sqlite3_column_text(st, 0),
+			 revoked ? "; a revoked key is never admitted again, generate a new one" : "");
+		sqlite3_reset(st);
+		return CATALOG_E_KEY_TAKEN;
+	}
+	sqlite3_reset(st);
+	if (r < 0)
+		return r;
+	st = c->st[ST_KEY_ENROLL];
+	bind_str(st, 1, public_key);
+	bind_str(st, 2, agent_id);
+	bind_str(st, 3, department);
+	bind_u64(st, 4, now_ms);
+	return cat_run(c, ST_KEY_ENROLL);
+}
+
+int catalog_key_revoke(struct catalog *c, const char *agent_id, uint64_t now_ms, int *ret_count)
+{
+	sqlite3_stmt *st = c->st[ST_KEY_REVOKE];
+	int r;
+
+	bind_str(st, 1, agent_id);
+	bind_u64(st, 2, now_ms);
+	r = cat_run(c, ST_KEY_REVOKE);
+	*ret_count = r == 0 ? sqlite3_changes(c->db) : 0;
+	return r;
 }
 
 int catalog_meta_set(struct catalog *c, const char *key, const char *value)

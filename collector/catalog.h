@@ -38,6 +38,7 @@ enum {
 	CATALOG_E_UNKNOWN_AGENT,    /* no agent with that id has said HELLO */
 	CATALOG_E_NOT_FOUND,        /* a lookup found nothing */
 	CATALOG_E_STAGED_INVALID,   /* a completed snapshot does not check out: nothing was applied */
+	CATALOG_E_KEY_TAKEN,        /* the key is enrolled already, or was revoked */
 };
 
 struct catalog;
@@ -171,6 +172,14 @@ int catalog_apply_obs(struct catalog *c, const char *source, const char *key, co
 /* Before HELLO lists an agent's sources again: sources it stops listing show as stale (their
  * objects and history stay). */
 int catalog_agent_unlist_sources(struct catalog *c, const char *agent_id);
+/* The agent an enrolled, unrevoked CURVE key (Z85) belongs to; CATALOG_E_NOT_FOUND otherwise. */
+int catalog_key_agent(struct catalog *c, const char *public_key, char *agent_id, size_t len);
+/* Admits public_key as agent_id's; CATALOG_E_KEY_TAKEN (message in catalog_error) when the key is
+ * enrolled already or was ever revoked. An agent may hold several keys (rotation). */
+int catalog_key_enroll(struct catalog *c, const char *agent_id, const char *public_key, const char *department,
+		       uint64_t now_ms);
+/* Revokes every key of agent_id; *ret_count says how many there were. */
+int catalog_key_revoke(struct catalog *c, const char *agent_id, uint64_t now_ms, int *ret_count);
 /* The collector's policy for readers of the catalog (the CLI), in the meta table. */
 int catalog_meta_set(struct catalog *c, const char *key, const char *value);
 /* Stores one object of a snapshot in parts (SNAPSHOT_PART and SNAPSHOT_END). */

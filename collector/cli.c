@@ -6,7 +6,8 @@
  * This file owns the command table, the global options, where the catalog is found and the
  * manuals; each command lives in its own cli_<command>.c. The catalog is opened read-only, so the
  * tool is safe beside a running collector and cannot alter what auditors rely on; probe and
- * interval alone open it read-write, and write nothing but the collector's command queue.
+ * interval open it read-write to queue commands for the collector, enroll and revoke to change the
+ * enrolled keys; none of them touches the catalog's objects or history.
  */
 #include "cli.h"
 
@@ -63,6 +64,12 @@ static const struct cli_command cli_commands[] = {
 		"probe SOURCE [--json]", cli_probe_help, true },
 	{ "interval", cli_interval, "change how often a source is crawled, centrally",
 		"interval SOURCE DURATION [--json]", cli_interval_help, true },
+	{ "keygen", cli_keygen, "write a new CURVE key pair (collector or agent)",
+		"keygen BASE [--comment TEXT] [--json]", cli_keygen_help, false },
+	{ "enroll", cli_enroll, "admit an agent's public key", "enroll AGENT_ID PUBLIC_KEY [--department D] [--json]",
+		cli_enroll_help, true },
+	{ "agents", cli_agents, "list enrolled agent keys", "agents [--json]", cli_agents_help, true },
+	{ "revoke", cli_revoke, "revoke every key of an agent", "revoke AGENT_ID [--json]", cli_revoke_help, true },
 	{ "help", cli_help_cmd, "print the manual of a command", "help [COMMAND]", cli_help_help, false },
 };
 
@@ -75,7 +82,8 @@ static const char cli_main_description[] =
 	"       and indexes, the relationships between them, and the append-only, hash-chained history\n"
 	"       of every schema change. It opens the catalog read-only, so it is safe to run beside a\n"
 	"       running collector and it never changes what auditors rely on. Only probe and interval\n"
-	"       write, and only to the queue of commands the collector sends to agents.\n"
+	"       (the queue of commands the collector sends to agents) and enroll and revoke (the\n"
+	"       enrolled agent keys) write.\n"
 	"\n"
 	"       Object paths are source/database/schema/table, with '.' before a column name and '#'\n"
 	"       before a constraint or index name, e.g. hr/hr/public/employees.salary. Times are\n"

@@ -3,10 +3,11 @@
  * handler of each command.
  *
  * cli.c owns the command table, the global options and the help; each cli_<group>.c implements one
- * command, reading the collector's catalog through SQL only (the CLI does not link the collector
- * library). A handler parses its own options with cli_parse (cli_util.h), opens the catalog with
- * cli_open and returns the process exit status. Only probe and interval (cli_control.c) open the
- * catalog read-write, to queue a command for the collector.
+ * command, reading the collector's catalog through SQL. A handler parses its own options with
+ * cli_parse (cli_util.h), opens the catalog with cli_open and returns the process exit status.
+ * Probe and interval (cli_control.c) open the catalog read-write, to queue a command for the
+ * collector; enroll and revoke (cli_keys.c) write the enrolled keys through the collector's own
+ * catalog code.
  */
 #pragma once
 
@@ -41,6 +42,11 @@ int cli_graph(struct cli *c, int argc, char **argv);
 /* The two commands that write the catalog: they queue a probe command (cli_control.c). */
 int cli_probe(struct cli *c, int argc, char **argv);
 int cli_interval(struct cli *c, int argc, char **argv);
+/* Key management (cli_keys.c): enroll and revoke write the enrolled keys; keygen writes files. */
+int cli_keygen(struct cli *c, int argc, char **argv);
+int cli_enroll(struct cli *c, int argc, char **argv);
+int cli_agents(struct cli *c, int argc, char **argv);
+int cli_revoke(struct cli *c, int argc, char **argv);
 
 /* The DESCRIPTION, OPTIONS and EXAMPLES sections of each command's manual; cli.c adds NAME,
  * SYNOPSIS and EXIT STATUS around them. */
@@ -51,3 +57,7 @@ extern const char cli_history_help[];
 extern const char cli_graph_help[];
 extern const char cli_probe_help[];
 extern const char cli_interval_help[];
+extern const char cli_keygen_help[];
+extern const char cli_enroll_help[];
+extern const char cli_agents_help[];
+extern const char cli_revoke_help[];

@@ -6,12 +6,14 @@
 #include <string.h>
 
 #include "conf.h"
+#include "keys.h"
 #include "log.h"
 #include "xmalloc.h"
 
 static const struct conf_key collector_keys[] = {
 	{ "listen", CONF_STRING, false, offsetof(struct collector_conf, listen) },
 	{ "database", CONF_STRING, true, offsetof(struct collector_conf, database) },
+	{ "curve_secret_key", CONF_STRING, true, offsetof(struct collector_conf, curve_secret_key) },
 	{ "max_batch_bytes", CONF_UINT, false, offsetof(struct collector_conf, max_batch_bytes) },
 	{ "stale_after", CONF_DURATION, false, offsetof(struct collector_conf, stale_after) },
 	{ "silent_factor", CONF_UINT, false, offsetof(struct collector_conf, silent_factor) },
@@ -25,6 +27,8 @@ void collector_conf_free(struct collector_conf *conf)
 	free(conf->path);
 	free(conf->listen);
 	free(conf->database);
+	free(conf->curve_secret_key);
+	keys_wipe(&conf->key);
 	free(conf);
 }
 
@@ -76,6 +80,17 @@ static int collector_conf_check(const struct conf *c, const struct conf_section 
 	return 0;
 }
 
+/* The collector's own key pair, which agents know by its public half. */
+static int collector_conf_key(struct collector_conf *conf, unsigned line, char *err, size_t errlen)
+{
+	char why[512];
+
+	if (keys_load_secret(conf->curve_secret_key, &conf->key, why, sizeof(why)) == 0)
+		return 0;
+	snprintf(err, errlen, "%s:%u: curve_secret_key: %s", conf->path, line, why);
+	return 1;
+}
+
 int collector_conf_load(const char *path, struct collector_conf **ret_conf, char *err, size_t errlen)
 {
 	struct collector_conf *conf;
@@ -108,6 +123,7 @@ int collector_conf_load(const char *path, struct collector_conf **ret_conf, char
 	if (r == 0) {
 		conf->listen_line = conf_key_line(s, "listen");
 		conf->database_line = conf_key_line(s, "database");
+		r = collector_conf_key(conf, conf_key_line(s, "curve_secret_key"), err, errlen);
 	}
 	conf_free(c);
 	if (r) {

@@ -5,6 +5,7 @@
  *     listen          = tcp://127.0.0.1:7431   # ZeroMQ endpoint the ROUTER socket binds
  *     database        = /var/lib/prospector/catalog.db   # required
  *     max_batch_bytes = 4194304                # largest batch an agent may send
+ *     curve_secret_key = /etc/prospector/collector.key   # required: the collector's CURVE key pair
  *     stale_after     = 7d     # a source without a successful crawl for this long is stale
  *     silent_factor   = 3      # an agent unheard of for this many of its longest interval is silent
  *
@@ -13,6 +14,8 @@
 #pragma once
 
 #include <stddef.h>
+
+#include "keys.h"
 
 #define COLLECTOR_DEFAULT_LISTEN "tcp://127.0.0.1:7431"
 #define COLLECTOR_DEFAULT_MAX_BATCH (4u * 1024 * 1024)
@@ -28,6 +31,8 @@ struct collector_conf {
 	char *listen;
 	char *database;
 	unsigned max_batch_bytes;
+	char *curve_secret_key; /* path of the key file */
+	struct curve_key key;
 	unsigned stale_after;   /* seconds */
 	unsigned silent_factor;
 	unsigned listen_line, database_line; /* where they were set, for start-up errors */

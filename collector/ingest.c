@@ -21,6 +21,12 @@
 /* Storage failures: the first is logged, then one line per this many, and the recovery. */
 #define INGEST_STORAGE_LOG_EVERY 100
 
+/* An agent whose messages fail validation this many times within QUARANTINE_WINDOW_MS is ignored
+ * for QUARANTINE_MS: a broken or hostile agent must not keep the collector busy. */
+#define QUARANTINE_AFTER 20
+#define QUARANTINE_WINDOW_MS (10 * 60 * 1000)
+#define QUARANTINE_MS (10 * 60 * 1000)
+
 /* Invalid messages: the first few are logged each, then one line per this many. */
 #define INGEST_INVALID_LOG_FIRST 10
 #define INGEST_INVALID_LOG_EVERY 1000
@@ -32,6 +38,14 @@ struct session {
 	char *agent_id;
 	uint64_t incarnation;
 	unsigned protocol; /* agreed at HELLO: what the agent understands */
+};
+
+/* An agent that sent invalid messages. */
+struct offender {
+	char *agent_id;
+	unsigned count;          /* invalid messages in the current window */
+	uint64_t window_start;   /* time_now_ms */
+	uint64_t quarantined_until;
 };
 
 /* A source's root hash that the catalog was last found to agree with: checked again only when the
@@ -50,6 +64,8 @@ struct ingest {
 	struct verified *verified;
 	size_t nverified, verified_cap;
 	int64_t verified_version; /* catalog_data_version when the roots were verified */
+	struct offender *offenders;
+	size_t noffenders, offenders_cap;
 	uint64_t storage_failed_at; /* time_now_ms of the last storage failure; 0 when it works */
 	uint64_t storage_failures;  /* in a row */
 };
@@ -84,6 +100,9 @@ void ingest_free(struct ingest *ing)
 	for (size_t i = 0; i < ing->nverified; i++)
 		free(ing->verified[i].source);
 	free(ing->verified);
+	for (size_t i = 0; i < ing->noffenders; i++)
+		free(ing->offenders[i].agent_id);
+	free(ing->offenders);
 	free(ing->sessions);
 	free(ing);
 }
@@ -113,11 +132,84 @@ static void ingest_invalid(struct ingest *ing, const char *fmt, ...)
 
 /* --- identity and sessions ------------------------------------------------------------------ */
 
-/* Who the peer is. Today it is who its HELLO claims to be; with CURVE it will be the agent enrolled
- * for the authenticated key, and this is the one place that changes. */
+static void reply_reject(struct ingest_replies *out, const char *reason);
+
+/* Who the peer is: the agent its key is enrolled for (resolved by ingest_handle), else the claim. */
 static const char *ingest_identity(const struct ingest_peer *peer, const char *claimed)
 {
-	return peer->user_id ? peer->user_id : claimed;
+	return peer->agent_id ? peer->agent_id : claimed;
+}
+
+/* A HELLO or heartbeat naming another agent than its key's: a department host impersonating
+ * another. Refused and logged. */
+static bool ingest_spoofed(const struct ingest_peer *peer, const char *claimed, const char *what,
+			   struct ingest_replies *out)
+{
+	if (!peer->agent_id || strcmp(peer->agent_id, claimed) == 0)
+		return false;
+	log_warnx("the key of agent %s sent a %s claiming to be agent '%s'; refused", peer->agent_id, what, claimed);
+	reply_reject(out, "the agent id does not match the key");
+	return true;
+}
+
+static struct offender *offender_find(struct ingest *ing, const char *agent_id)
+{
+	for (size_t i = 0; i < ing->noffenders; i++)
+		if (strcmp(ing->offenders[i].agent_id, agent_id) == 0)
+			return &ing->offenders[i];
+	return NULL;
+}
+
+static bool ingest_quarantined(struct ingest *ing, const char *agent_id, uint64_t now)
+{
+	struct offender *o = agent_id ? offender_find(ing, agent_id) : NULL;
+
+	return o && o->quarantined_until > now;
+}
+
+/* Counts an invalid message against its agent; enough of them in a window quarantine it. */
+static void ingest_offence(struct ingest *ing, const char *agent_id, uint64_t now)
+{
+	struct offender *o;
+
+	if (!agent_id)
+		return;
+	o = offender_find(ing, agent_id);
+	if (!o) {
+		xgrow(&ing->offenders, &ing->offenders_cap, ing->noffenders + 1, sizeof(*ing->offenders));
+		o = &ing->offenders[ing->noffenders++];
+		memset(o, 0, sizeof(*o));
+		o->agent_id = xstrdup(agent_id);
+	}
+	if (now - o->window_start > QUARANTINE_WINDOW_MS) {
+		o->window_start = now;
+		o->count = 0;
+	}
+	if (++o->count >= QUARANTINE_AFTER) {
+		o->quarantined_until = now + QUARANTINE_MS;
+		o->count = 0;
+		log_warnx("agent %s sent %d invalid messages within %d minutes: ignoring it for %d minutes", agent_id,
+			  QUARANTINE_AFTER, QUARANTINE_WINDOW_MS / 60000, QUARANTINE_MS / 60000);
+	}
+}
+
+/* The agent the peer's key is enrolled for, into buf; INGEST_E_REFUSED when it is no longer
+ * (revoked since the handshake), a negative errno when the catalog cannot say. */
+static int ingest_resolve(struct ingest *ing, struct ingest_peer *peer, char *buf, size_t len)
+{
+	int r;
+
+	if (!peer->curve_key)
+		return 0;
+	r = catalog_key_agent(ing->cat, peer->curve_key, buf, len);
+	if (r == CATALOG_E_NOT_FOUND) {
+		ingest_invalid(ing, "a message from key %.8s…, which is no longer enrolled: refused", peer->curve_key);
+		return INGEST_E_REFUSED;
+	}
+	if (r)
+		return -EIO;
+	peer->agent_id = buf;
+	return 0;
 }
 
 static struct session *session_find(struct ingest *ing, const struct ingest_peer *peer)
@@ -368,10 +460,13 @@ static int ingest_hello(struct ingest *ing, const struct ingest_peer *peer, cons
 	const char *id = ingest_identity(peer, h->agent_id);
 	uint64_t last = 0;
 	bool lost = false;
-	int r = catalog_begin(ing->cat);
+	int r;
 
 	(void)data;
 	(void)len;
+	if (ingest_spoofed(peer, h->agent_id, "HELLO", out))
+		return 0;
+	r = catalog_begin(ing->cat);
 	if (r == 0)
 		r = hello_record(ing, id, h, &last, &lost);
 	if (r == CATALOG_E_SOURCE_OWNED) {
@@ -744,6 +839,8 @@ static int ingest_heartbeat(struct ingest *ing, const struct ingest_peer *peer, 
 
 	(void)data;
 	(void)len;
+	if (ingest_spoofed(peer, h->agent_id, "heartbeat", out))
+		return 0;
 	if (!s || strcmp(ingest_identity(peer, h->agent_id), s->agent_id) != 0 || h->incarnation != s->incarnation) {
 		reply_reject(out, "unknown connection: send HELLO first");
 		return 0;
@@ -832,25 +929,38 @@ static const struct {
 	[PROSPECTOR__ENVELOPE__BODY_HEARTBEAT] = { ingest_heartbeat },
 };
 
-int ingest_handle(struct ingest *ing, const struct ingest_peer *peer, const void *data, size_t len,
+int ingest_handle(struct ingest *ing, const struct ingest_peer *from, const void *data, size_t len,
 		  struct ingest_replies *out)
 {
+	struct ingest_peer peer = *from;
+	char agent[256];
 	struct wire_msg msg;
+	uint64_t now = time_now_ms();
 	unsigned body;
-	int r = wire_decode(data, len, &msg);
+	int r = ingest_resolve(ing, &peer, agent, sizeof(agent));
 
+	if (r)
+		return r;
+	if (ingest_quarantined(ing, peer.agent_id, now))
+		return INGEST_E_REFUSED;
+	r = wire_decode(data, len, &msg);
 	if (r) {
-		ingest_invalid(ing, "%s", msg.error);
+		ingest_invalid(ing, "%s%s: %s", peer.agent_id ? "from agent " : "", peer.agent_id ? peer.agent_id : "",
+			       msg.error);
+		ingest_offence(ing, peer.agent_id, now);
 		return INGEST_E_INVALID;
 	}
 	body = (unsigned)msg.env->body_case;
 	if (body >= sizeof(handlers) / sizeof(handlers[0]) || !handlers[body].handle) {
 		ingest_invalid(ing, "an agent does not send message type %u", body);
+		ingest_offence(ing, peer.agent_id, now);
 		wire_msg_clear(&msg);
 		return INGEST_E_INVALID;
 	}
 	out->protocol = wire_protocol_agree(msg.env->protocol);
-	r = handlers[body].handle(ing, peer, msg.env, data, len, out);
+	r = handlers[body].handle(ing, &peer, msg.env, data, len, out);
+	if (r == INGEST_E_INVALID)
+		ingest_offence(ing, peer.agent_id, now);
 	wire_msg_clear(&msg);
 	return r;
 }

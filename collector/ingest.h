@@ -24,14 +24,19 @@
 
 enum {
 	INGEST_E_INVALID = 1, /* the message did not decode or validate; nothing was answered */
+	INGEST_E_REFUSED,     /* its key is revoked, or its agent quarantined: not even looked at */
 };
 
-/* Where a message came from. user_id is the authenticated identity (ZAP "User-Id", set once
- * CURVE is on) or NULL; until then an agent is who its HELLO says it is. */
+/* Where a message came from. curve_key is the client's CURVE public key (Z85) that the ZAP handler
+ * admitted, as the message's User-Id carries it; the agent is the one that key is enrolled for, looked
+ * up on every message, so that a revoked key is refused on open connections too, and a HELLO or
+ * heartbeat that claims another agent is rejected. NULL only where ingest is driven without a
+ * transport (the unit tests): then an agent is who its HELLO says. */
 struct ingest_peer {
 	const void *routing_id;
 	size_t routing_id_len;
-	const char *user_id;
+	const char *curve_key;
+	const char *agent_id; /* set by ingest_handle */
 };
 
 /* Encoded reply envelopes, in sending order, in the protocol version the agent speaks. */

@@ -21,8 +21,10 @@
 #include "config.h"
 #include "ingest.h"
 #include "log.h"
+#include "privdrop.h"
 #include "timeutil.h"
 #include "xmalloc.h"
+#include "zap.h"
 
 #define PROGNAME "prospector-collector"
 /* How often the loop wakes up without traffic to notice a signal, and at most how long a command
@@ -36,7 +38,7 @@ static const char usage_text[] =
 	"    " PROGNAME " - receive schema changes from Prospector agents and keep the catalog\n"
 	"\n"
 	"SYNOPSIS\n"
-	"    " PROGNAME " -c FILE [-n] [-d] [-f] [-s]\n"
+	"    " PROGNAME " -c FILE [-n] [-d] [-f] [-s] [-u USER]\n"
 	"    " PROGNAME " -h | --help\n"
 	"\n"
 	"DESCRIPTION\n"
@@ -52,6 +54,8 @@ static const char usage_text[] =
 	"    -d           log debug messages too\n"
 	"    -f           stay in the foreground, logging to stderr (the default)\n"
 	"    -s           log to syslog instead of stderr\n"
+	"    -u USER      started as root: read the configuration and the key, then run as USER\n"
+	"                 (before the catalog is opened, so that it belongs to USER)\n"
 	"    -h, --help   show this help\n"
 	"\n"
 	"CONFIGURATION\n"
@@ -97,6 +101,7 @@ static void publish_policy(struct catalog *cat, const struct collector_conf *con
 }
 
 struct options {
+	const char *user;
 	const char *config;
 	bool check;
 	bool debug;
@@ -117,9 +122,10 @@ static void parse_options(int argc, char **argv, struct options *opt)
 	};
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "c:ndfsh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:ndfsu:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': opt->config = optarg; break;
+		case 'u': opt->user = optarg; break;
 		case 'n': opt->check = true; break;
 		case 'd': opt->debug = true; break;
 		case 'f': opt->syslog = false; break;
@@ -168,6 +174,11 @@ static void *socket_open(void *zctx, const struct collector_conf *conf)
 	 * cut), so that their queued replies and commands do not pile up. */
 	zmq_setsockopt(sock, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof(hb_ivl));
 	zmq_setsockopt(sock, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof(hb_timeout));
+	/* CURVE only: a client without it, or with a key ZAP does not admit, never gets a message in. */
+	if (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &mandatory, sizeof(mandatory)) < 0 ||
+	    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, conf->key.secret_key, KEY_Z85_LEN) < 0 ||
+	    zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, "prospector", 10) < 0)
+		fatalx("cannot enable CURVE (is libzmq built with libsodium?): %s", zmq_strerror(zmq_errno()));
 	if (zmq_bind(sock, conf->listen) != 0)
 		fatalx("%s:%u: listen = %s: %s", conf->path, conf->listen_line, conf->listen,
 		       zmq_strerror(zmq_errno()));
@@ -228,7 +239,8 @@ static int handle_one(void *sock, struct ingest *ing)
 	}
 	peer.routing_id = zmq_msg_data(&rid);
 	peer.routing_id_len = zmq_msg_size(&rid);
-	peer.user_id = zmq_msg_gets(&body, "User-Id");
+	peer.curve_key = zmq_msg_gets(&body, "User-Id");
+	peer.agent_id = NULL;
 	ingest_handle(ing, &peer, zmq_msg_data(&body), zmq_msg_size(&body), &out);
 	send_replies(sock, &rid, &out);
 	ingest_replies_clear(&out);
@@ -247,20 +259,26 @@ static int send_command(void *sock, const void *rid, size_t rid_len, const struc
 	return 0;
 }
 
-/* Queued commands are read on every wake-up, but at most once per POLL_MS under traffic. */
-static void serve(void *sock, struct ingest *ing)
+/* Queued commands are read on every wake-up, but at most once per POLL_MS under traffic. ZAP
+ * requests come first: a handshake waits for them. */
+static void serve(void *sock, struct zap *zap, struct ingest *ing)
 {
-	zmq_pollitem_t item = { .socket = sock, .events = ZMQ_POLLIN };
+	zmq_pollitem_t items[] = {
+		{ .socket = zap_socket(zap), .events = ZMQ_POLLIN },
+		{ .socket = sock, .events = ZMQ_POLLIN },
+	};
 	uint64_t next_commands = 0;
 
 	while (!quit) {
-		int n = zmq_poll(&item, 1, POLL_MS);
+		int n = zmq_poll(items, 2, POLL_MS);
 
 		if (n < 0 && zmq_errno() != EINTR) {
 			log_warnx("poll: %s", zmq_strerror(zmq_errno()));
 			break;
 		}
-		while (n > 0 && !quit && handle_one(sock, ing) == 0)
+		if (n > 0 && (items[0].revents & ZMQ_POLLIN))
+			zap_handle(zap);
+		while (n > 0 && (items[1].revents & ZMQ_POLLIN) && !quit && handle_one(sock, ing) == 0)
 			;
 		if (time_mono_ms() >= next_commands) {
 			ingest_send_commands(ing, send_command, sock);
@@ -275,12 +293,15 @@ int main(int argc, char **argv)
 	struct collector_conf *conf;
 	struct catalog *cat;
 	struct ingest *ing;
+	struct zap *zap;
 	char err[600];
 	void *zctx, *sock;
 
 	parse_options(argc, argv, &opt);
 	log_init(PROGNAME, !opt.syslog || opt.check, opt.debug);
 	if (collector_conf_load(opt.config, &conf, err, sizeof(err)))
+		fatalx("%s", err);
+	if (opt.user && privdrop(opt.user, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	if (catalog_open(conf->database, &cat, err, sizeof(err)))
 		fatalx("%s:%u: database: %s", conf->path, conf->database_line, err);
@@ -293,13 +314,18 @@ int main(int argc, char **argv)
 	publish_policy(cat, conf);
 	signals_setup();
 	zctx = zmq_ctx_new();
+	zap = zap_open(zctx, cat, err, sizeof(err));
+	if (!zap)
+		fatalx("%s", err);
 	sock = socket_open(zctx, conf);
 	ing = ingest_new(cat, conf->max_batch_bytes);
-	log_info("listening on %s, catalog %s", conf->listen, conf->database);
-	serve(sock, ing);
+	log_info("listening on %s (CURVE, public key %s), catalog %s", conf->listen, conf->key.public_key,
+		 conf->database);
+	serve(sock, zap, ing);
 	log_info("shutting down");
 	ingest_free(ing);
 	zmq_close(sock);
+	zap_close(zap);
 	zmq_ctx_term(zctx);
 	catalog_close(cat);
 	collector_conf_free(conf);

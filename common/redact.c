@@ -1,9 +1,19 @@
 #include "redact.h"
 
 #include <ctype.h>
+#include <sodium.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "xmalloc.h"
+
+#define REDACT_MIN_SECRET 4
+
+/* The registered secrets; see redact_register. */
+static char **registered;
+static size_t nregistered, registered_cap;
 
 static const char *const secret_keys[] = { "password", "passwd", "pwd", "secret" };
 
@@ -18,11 +28,27 @@ static void redact_span(char *s, size_t from, size_t to)
 	memmove(s + from + 3, s + to, strlen(s + to) + 1);
 }
 
-/* The end of a value starting at s[i]: a quoted value runs to its closing quote, else to ; space & or ,. */
+/* The end of an ODBC-braced value starting at s[i] == '{': its closing brace ("}}" is a literal one),
+ * or the end of the text when it has none. */
+static size_t braced_end(const char *s, size_t i)
+{
+	for (i++; s[i]; i++) {
+		if (s[i] == '}' && s[i + 1] == '}')
+			i++;
+		else if (s[i] == '}')
+			return i + 1;
+	}
+	return i;
+}
+
+/* The end of a value starting at s[i]: a quoted or braced value runs to its closing quote or brace,
+ * else to ; space & or ,. */
 static size_t value_end(const char *s, size_t i)
 {
 	char q = s[i];
 
+	if (q == '{')
+		return braced_end(s, i);
 	if (q == '\'' || q == '"') {
 		for (i++; s[i] && s[i] != q; i++)
 			if (s[i] == '\\' && s[i + 1])
@@ -88,8 +114,44 @@ void redact_password(char *s, const char *password)
 		memset(p, '*', n);
 }
 
+void redact_register(const char *secret)
+{
+	if (!secret || strlen(secret) < REDACT_MIN_SECRET)
+		return;
+	for (size_t i = 0; i < nregistered; i++)
+		if (strcmp(registered[i], secret) == 0)
+			return;
+	xgrow(&registered, &registered_cap, nregistered + 1, sizeof(*registered));
+	registered[nregistered++] = xstrdup(secret);
+}
+
+void redact_forget_all(void)
+{
+	for (size_t i = 0; i < nregistered; i++) {
+		sodium_memzero(registered[i], strlen(registered[i]));
+		free(registered[i]);
+	}
+	free(registered);
+	registered = NULL;
+	nregistered = registered_cap = 0;
+}
+
+/* Every occurrence of a registered secret becomes "***". */
+static void redact_registered(char *s)
+{
+	for (size_t i = 0; i < nregistered; i++) {
+		size_t n = strlen(registered[i]);
+
+		for (char *p = strstr(s, registered[i]); p; p = strstr(p + 3, registered[i]))
+			redact_span(s, (size_t)(p - s), (size_t)(p - s) + n);
+	}
+}
+
+/* Literal secrets first: a key's value ends at a space, and a password that holds one would
+ * otherwise be left half visible for the literal search to miss. */
 void redact_secrets(char *s)
 {
+	redact_registered(s);
 	redact_keys(s);
 	redact_uris(s);
 }

@@ -140,12 +140,21 @@ detach=
 
 "demo_$demo"
 
+step "Keys"
+# Every connection is CURVE: the collector has a key pair, the agent its own, enrolled at the
+# collector before it connects.
+"$cli" keygen "$work/collector" --comment collector >/dev/null
+"$cli" keygen "$work/agent" --comment quickstart-agent >/dev/null
+"$cli" --db "$work/catalog.db" enroll quickstart-agent "$work/agent.pub" --department 市公安局人口管理处
+echo "collector key $work/collector.key, agent key $work/agent.key (both 0600)"
+
 step "The collector"
 port=$(pgserver_free_port)
 cat >"$work/collector.conf" <<EOF
 [collector]
 listen = tcp://127.0.0.1:$port
 database = $work/catalog.db
+curve_secret_key = $work/collector.key
 EOF
 # setsid: with --keep the daemons outlive this script and its terminal.
 $detach "$collector" -c "$work/collector.conf" >"$work/collector.log" 2>&1 &
@@ -160,6 +169,8 @@ id = quickstart-agent
 collector = tcp://127.0.0.1:$port
 state_dir = $work/state
 heartbeat = 5s
+curve_secret_key = $work/agent.key
+collector_public_key = $work/collector.pub
 
 [source "hukou"]
 $source_conf

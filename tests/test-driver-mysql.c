@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sodium.h>
 #include <time.h>
 #include <unistd.h>
@@ -285,12 +286,20 @@ static void dump(const struct snapshot *s)
 	}
 }
 
-/* One open + crawl + finish with the driver found in the registry. */
-static int crawl(const char *conninfo, unsigned timeout, struct snapshot **ret_snap, char *err)
+/* One open + crawl + finish with the driver found in the registry; password as the secrets file
+ * gives it (NULL: none). */
+static int crawl_pw(const char *conninfo, const char *password, unsigned timeout, struct snapshot **ret_snap,
+		    char *err)
 {
-	struct source_conf conf = { .name = "t", .driver = "mysql", .conninfo = (char *)conninfo, .timeout = timeout };
+	struct source_conf conf = { .name = "t", .driver = "mysql", .conninfo = (char *)conninfo,
+				    .password = (char *)password, .timeout = timeout };
 
 	return driver_test_crawl(&conf, ret_snap, err);
+}
+
+static int crawl(const char *conninfo, unsigned timeout, struct snapshot **ret_snap, char *err)
+{
+	return crawl_pw(conninfo, NULL, timeout, ret_snap, err);
 }
 
 static void check_database(MYSQL *conn, const struct snapshot *s)
@@ -607,19 +616,99 @@ static void check_bad_conninfo(void)
 	r = crawl("host=localhost password=Sw0rdfish-Secret =oops", 5, NULL, err);
 	is_int(r, DRIVER_E_CONFIG, "malformed conninfo is a config error: %s", err);
 	ok(!strstr(err, "Sw0rdfish"), "config error does not quote the password");
-	r = crawl("host=localhost bogus_option=1 password=Sw0rdfish-Secret", 5, NULL, err);
+	r = crawl("host=localhost bogus_option=1 user=Sw0rdfish-Secret", 5, NULL, err);
 	is_int(r, DRIVER_E_CONFIG, "unknown conninfo key is a config error");
 	ok(strstr(err, "bogus_option") != NULL, "the message names the key: %s", err);
-	ok(!strstr(err, "Sw0rdfish"), "and not the password");
-	r = crawl("user=x password='Sw0rdfish-Secret", 5, NULL, err);
+	ok(!strstr(err, "Sw0rdfish"), "and no value");
+	r = crawl("user='Sw0rdfish-Secret", 5, NULL, err);
 	is_int(r, DRIVER_E_CONFIG, "unterminated quote is a config error: %s", err);
-	ok(!strstr(err, "Sw0rdfish"), "and does not quote the password");
-	r = crawl("port=99999 password=Sw0rdfish-Secret", 5, NULL, err);
+	ok(!strstr(err, "Sw0rdfish"), "and does not quote the value");
+	r = crawl("port=99999", 5, NULL, err);
 	is_int(r, DRIVER_E_CONFIG, "port out of range is a config error: %s", err);
+	r = crawl("host=localhost user=x password='Sw0rdfish-Secret'", 5, NULL, err);
+	is_int(r, DRIVER_E_CONFIG, "a password in conninfo is refused: %s", err);
+	ok(!strstr(err, "Sw0rdfish") && strstr(err, "secrets file") && strstr(err, "option_file"),
+	   "the message says where it belongs, not what it is");
+	r = crawl("host=localhost PassWord=Sw0rdfish-Secret", 5, NULL, err);
+	is_int(r, DRIVER_E_CONFIG, "in any case: %s", err);
 	r = crawl("socket=/nonexistent/x.sock option_file=/nonexistent/my.cnf", 5, NULL, err);
 	is_int(r, DRIVER_E_CONFIG, "unreadable option_file is a config error: %s", err);
 	r = crawl("", 5, NULL, err);
 	ok(r != DRIVER_E_CONFIG, "an empty conninfo is valid (the client library's defaults): %s", err);
+}
+
+static int write_text(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -1;
+	fputs(text, f);
+	fclose(f);
+	return chmod(path, mode);
+}
+
+/* An option file its group or others can read is refused at open (so -n reports it), named with its
+ * mode; so is ~/.my.cnf when option_group alone makes the client library read it, and MYSQL_PWD. */
+static void check_option_file_mode(void)
+{
+	char path[] = "/tmp/test-driver-mysql-opt.XXXXXX", home[] = "/tmp/test-driver-mysql-home.XXXXXX";
+	char err[DRIVER_ERRLEN], *ci, *mycnf, *old_home = getenv("HOME") ? xstrdup(getenv("HOME")) : NULL;
+	const struct driver_ops *drv = driver_lookup("mysql");
+	struct source_conf conf = { .name = "t", .driver = "mysql", .timeout = 5 };
+	int fd = mkstemp(path);
+	void *h = NULL;
+	int r;
+
+	if (fd >= 0)
+		close(fd);
+	if (write_text(path, "[client]\npassword=Sw0rdfish-Secret\n", 0644) != 0 || !mkdtemp(home))
+		bail("option file", NULL);
+	ci = xasprintf("socket=/nonexistent/x.sock option_file=%s", path);
+	conf.conninfo = ci;
+	r = drv->open(&conf, &h, err);
+	is_int(r, DRIVER_E_CONFIG, "an option_file readable by others is refused at open: %s", err);
+	ok(strstr(err, path) && strstr(err, "mode 0644: readable by others; chmod 600 it"),
+	   "the message names it and its mode");
+	ok(!strstr(err, "Sw0rdfish"), "and nothing from it");
+	chmod(path, 0640);
+	r = drv->open(&conf, &h, err);
+	ok(r == DRIVER_E_CONFIG && strstr(err, "mode 0640: readable by its group"), "0640 too: %s", err);
+	chmod(path, 0600);
+	r = drv->open(&conf, &h, err);
+	is_int(r, 0, "0600 will do: %s", err);
+	drv->close(h);
+	h = NULL;
+	mycnf = xasprintf("%s/.my.cnf", home);
+	if (write_text(mycnf, "[client]\npassword=Sw0rdfish-Secret\n", 0604) != 0)
+		bail("~/.my.cnf", NULL);
+	setenv("HOME", home, 1);
+	conf.conninfo = "socket=/nonexistent/x.sock option_group=client";
+	r = drv->open(&conf, &h, err);
+	ok(r == DRIVER_E_CONFIG && strstr(err, mycnf) && strstr(err, "readable by others"),
+	   "option_group alone: a ~/.my.cnf readable by others is refused: %s", err);
+	conf.conninfo = "socket=/nonexistent/x.sock";
+	r = drv->open(&conf, &h, err);
+	is_int(r, 0, "without option_group the client library reads no option file: %s", err);
+	drv->close(h);
+	h = NULL;
+	setenv("MYSQL_PWD", "Sw0rdfish-Secret", 1);
+	r = drv->open(&conf, &h, err);
+	ok(r == DRIVER_E_CONFIG && strstr(err, "MYSQL_PWD is set") && !strstr(err, "Sw0rdfish"),
+	   "MYSQL_PWD is refused, not used: %s", err);
+	conf.password = "Sw0rdfish-Secret";
+	r = drv->open(&conf, &h, err);
+	is_int(r, 0, "unless the secrets file gives the password: %s", err);
+	drv->close(h);
+	unsetenv("MYSQL_PWD");
+	if (old_home)
+		setenv("HOME", old_home, 1);
+	unlink(mycnf);
+	rmdir(home);
+	unlink(path);
+	free(mycnf);
+	free(old_home);
+	free(ci);
 }
 
 static void check_wrong_password(void)
@@ -634,16 +723,14 @@ static void check_wrong_password(void)
 		ok(1, "wrong password # SKIP PROSPECTOR_TEST_MYSQL_PORT or _PASSWORD not set");
 		return;
 	}
-	snprintf(ci, sizeof(ci), "host=%s port=%s user=root password=Wr0ng-Staple-Secret connect_timeout=5",
-		 host ? host : "127.0.0.1", port);
-	r = crawl(ci, 5, NULL, err);
+	snprintf(ci, sizeof(ci), "host=%s port=%s user=root connect_timeout=5", host ? host : "127.0.0.1", port);
+	r = crawl_pw(ci, "Wr0ng-Staple-Secret", 5, NULL, err);
 	is_int(r, DRIVER_E_AUTH, "wrong password is DRIVER_E_AUTH: %s", err);
 	ok(!strstr(err, "Wr0ng-Staple-Secret"), "the password is not in the message");
-	/* The right password, quoted, over TCP: passwords may hold anything. */
-	snprintf(ci, sizeof(ci), "host = %s port = %s user = 'root' password = '%s' database=%s",
-		 host ? host : "127.0.0.1", port, pw, shop);
-	r = crawl(ci, 5, &s, err);
-	is_int(r, 0, "the right password crawls over TCP: %s", err);
+	/* The right password, from the secrets file, over TCP. */
+	snprintf(ci, sizeof(ci), "host = %s port = %s user = 'root' database=%s", host ? host : "127.0.0.1", port, shop);
+	r = crawl_pw(ci, pw, 5, &s, err);
+	is_int(r, 0, "the right password, from the secrets file, crawls over TCP: %s", err);
 	ok(s && has_schema(s, gbk), "database= only picks the default: other databases are crawled too");
 	snapshot_free(s);
 }
@@ -811,7 +898,7 @@ static long counted_crawl(MYSQL *admin, const char *ci, bool show)
 	int r;
 
 	before = count_statements(admin);
-	r = crawl(ci, 30, NULL, err);
+	r = crawl_pw(ci, "Count-Pass-1", 30, NULL, err);
 	ok(r == 0, "counted crawl: %s", err);
 	after = count_statements(admin);
 	if (show)
@@ -839,8 +926,7 @@ static void check_statement_count(MYSQL *admin)
 	db_execf(admin, "CREATE DATABASE `%s`", counted);
 	db_execf(admin, "CREATE USER '%s'@'%%' IDENTIFIED BY 'Count-Pass-1'", user_c);
 	db_execf(admin, "GRANT SELECT ON *.* TO '%s'@'%%'", user_c);
-	snprintf(ci, sizeof(ci), "host=%s port=%s user=%s password=Count-Pass-1", host ? host : "127.0.0.1", port,
-		 user_c);
+	snprintf(ci, sizeof(ci), "host=%s port=%s user=%s", host ? host : "127.0.0.1", port, user_c);
 	db_exec(admin, "SET GLOBAL log_output = 'TABLE'");
 	db_exec(admin, "SET GLOBAL general_log = 1");
 	add_tables(admin, 0, 3);
@@ -880,6 +966,7 @@ static void run(MYSQL *admin)
 	check_charsets(s);
 	snapshot_free(s);
 	check_bad_conninfo();
+	check_option_file_mode();
 	check_wrong_password();
 	check_unreachable();
 	check_partial(admin);

@@ -36,6 +36,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -169,11 +170,59 @@ static void dump(const struct snapshot *s)
 	free(buf);
 }
 
-static int crawl(const char *conninfo, struct snapshot **ret_snap, char *err)
+static int crawl_pw(const char *conninfo, const char *password, struct snapshot **ret_snap, char *err)
 {
-	struct source_conf conf = { .name = "t", .driver = "odbc", .conninfo = (char *)conninfo, .timeout = 20 };
+	struct source_conf conf = { .name = "t", .driver = "odbc", .conninfo = (char *)conninfo,
+				    .password = (char *)password, .timeout = 20 };
 
 	return driver_test_crawl(&conf, ret_snap, err);
+}
+
+/* The end of the value at s: {braced} ("}}" a literal brace) or up to ';'; copied unescaped. */
+static const char *value_take(const char *s, struct buf *value)
+{
+	if (*s != '{') {
+		buf_add(value, s, strcspn(s, ";"));
+		return s + strcspn(s, ";");
+	}
+	for (s++; *s && !(s[0] == '}' && s[1] != '}'); s++) {
+		if (s[0] == '}')
+			s++;
+		buf_addc(value, *s);
+	}
+	return *s ? s + 1 : s;
+}
+
+/* Moves the first Pwd= attribute out of conninfo (in place) into *ret_password (allocated), as a
+ * source's conninfo and secrets file hold them; the tests' own connections keep it inline. */
+static void pwd_split(char *conninfo, char **ret_password)
+{
+	*ret_password = NULL;
+	for (char *p = conninfo; *p; p += strcspn(p, ";"), p += *p == ';') {
+		struct buf value;
+		const char *end;
+
+		if (strncasecmp(p, "pwd=", 4) != 0)
+			continue;
+		buf_init(&value);
+		end = value_take(p + 4, &value);
+		*ret_password = buf_steal(&value);
+		memmove(p, end + (*end == ';'), strlen(end + (*end == ';')) + 1);
+		return;
+	}
+}
+
+/* A crawl of a source whose conninfo is conninfo less its Pwd=, and whose secrets file gives that. */
+static int crawl(const char *conninfo, struct snapshot **ret_snap, char *err)
+{
+	char *plain = xstrdup(conninfo), *password;
+	int r;
+
+	pwd_split(plain, &password);
+	r = crawl_pw(plain, password, ret_snap, err);
+	free(plain);
+	free(password);
+	return r;
 }
 
 /* Skips one part: a passing "# SKIP" line, or a failure when live servers are required. */
@@ -518,6 +567,11 @@ static void check_sqlite_errors(void)
 		    "Sw0rdfish", "unterminated brace");
 	check_error("Driver=SQLite3;Database=/nonexistent/dir/x.db;", DRIVER_E_CONNECT, NULL, NULL,
 		    "SQLite file in a missing directory");
+	r = crawl_pw("DSN=hr;UID=u;PWD={Sw0rdfish-Secret};", NULL, NULL, err);
+	is_int(r, DRIVER_E_CONFIG, "a password in conninfo is refused: %s", err);
+	ok(!strstr(err, "Sw0rdfish") && strstr(err, "secrets file"), "the message says where it belongs, not what it is");
+	r = crawl_pw("Driver=SQLite3; Password = x;", NULL, NULL, err);
+	is_int(r, DRIVER_E_CONFIG, "Password= too, in any case and spacing: %s", err);
 	path = xasprintf("%s/never-created.db", tmpdir);
 	ci = xasprintf("Driver=SQLite3;Database=%s;", path);
 	r = crawl(ci, NULL, err);
@@ -860,6 +914,39 @@ out:
 	free(ci);
 }
 
+#define BRACE_PW "Br}ace;{Pw= x}}"
+
+/* A password that needs ODBC's braces ('}' doubled; ';', '{', '=' and a space inside), given by the
+ * secrets file, reaches psqlODBC intact. */
+static void check_pg_brace_password(const char *admin)
+{
+	char *ci, *sql, err[DRIVER_ERRLEN];
+	struct conn c;
+	int r;
+
+	if (!conn_open(&c, admin))
+		return;
+	conn_exec_ok(&c, "DROP ROLE IF EXISTS prospector_odbc_brace");
+	conn_exec(&c, "CREATE ROLE prospector_odbc_brace LOGIN PASSWORD '" BRACE_PW "'");
+	sql = xasprintf("GRANT CONNECT ON DATABASE %s TO prospector_odbc_brace", pgdb);
+	conn_exec(&c, sql);
+	free(sql);
+	ci = xasprintf("Driver={PostgreSQL Unicode};Server=%s;Port=%s;Database=%s;Uid=prospector_odbc_brace;",
+		       getenv("PROSPECTOR_TEST_PG_HOST") ? getenv("PROSPECTOR_TEST_PG_HOST") : "127.0.0.1",
+		       getenv("PROSPECTOR_TEST_PG_PORT"), pgdb);
+	r = crawl_pw(ci, BRACE_PW, NULL, err);
+	is_int(r, 0, "PostgreSQL: a password with } ; { = and a space, from the secrets file: %s", err);
+	r = crawl_pw(ci, "Br}ace;{Pw= x}", NULL, err);
+	is_int(r, DRIVER_E_AUTH, "PostgreSQL: one brace fewer is another password: %s", err);
+	ok(!strstr(err, "Br}ace"), "PostgreSQL: and the message does not hold it");
+	free(ci);
+	sql = xasprintf("REVOKE ALL ON DATABASE %s FROM prospector_odbc_brace", pgdb);
+	conn_exec(&c, sql);
+	free(sql);
+	conn_exec(&c, "DROP ROLE prospector_odbc_brace");
+	conn_close(&c);
+}
+
 static void check_pg_errors(const char *admin)
 {
 	char *ci, *sql;
@@ -893,6 +980,20 @@ static void check_pg_errors(const char *admin)
  * psqlODBC's log files for process pid in dir: psqlodbc_[<program>_]<user><pid>.log (CommLog) and
  * mylog_[<program>_]<user><pid>.log (Debug), each named in a TAP comment.
  */
+static time_t test_started;
+
+/* A log file this run may have written: an older one is another process's that had the same pid
+ * (a container's pids repeat from run to run). */
+static bool pglog_recent(const char *dir, const char *name)
+{
+	char *p = xasprintf("%s/%s", dir, name);
+	struct stat st;
+	bool recent = stat(p, &st) == 0 && st.st_mtime >= test_started;
+
+	free(p);
+	return recent;
+}
+
 static size_t pglog_files(const char *dir, pid_t pid)
 {
 	const struct passwd *pw = getpwuid(getuid());
@@ -905,7 +1006,8 @@ static size_t pglog_files(const char *dir, pid_t pid)
 		size_t len = strlen(e->d_name);
 
 		if (len <= slen || strcmp(e->d_name + len - slen, suffix) != 0 ||
-		    (strncmp(e->d_name, "psqlodbc_", 9) != 0 && strncmp(e->d_name, "mylog_", 6) != 0))
+		    (strncmp(e->d_name, "psqlodbc_", 9) != 0 && strncmp(e->d_name, "mylog_", 6) != 0) ||
+		    !pglog_recent(dir, e->d_name))
 			continue;
 		printf("#   %s/%s\n", dir, e->d_name);
 		n++;
@@ -1045,6 +1147,7 @@ static void part_pg(bool sysini)
 	snapshot_free(s);
 	check_pg_logs(sysini, ci);
 	check_pg_errors(admin);
+	check_pg_brace_password(admin);
 	sql = xasprintf("DROP DATABASE %s", pgdb);
 	conn_exec_ok(&c, sql);
 	free(sql);
@@ -1352,6 +1455,37 @@ static bool my_mine(const struct obj *o, const void *arg)
 	return k && strncmp(k + 1, mydb, n) == 0 && (k[n + 1] == '/' || k[n + 1] == '_' || !k[n + 1]);
 }
 
+/* The same through MariaDB Connector/ODBC, as a user of our own on the admin's connection's server. */
+static void check_my_brace_password(struct conn *c, const char *admin_ci)
+{
+	char *ci = xstrdup(admin_ci), *pw, *user, *at, err[DRIVER_ERRLEN];
+	int r;
+
+	pwd_split(ci, &pw);
+	free(pw);
+	user = strstr(ci, "Uid=");
+	at = user ? strchr(user, ';') : NULL;
+	if (!at) {
+		ok(0, "MariaDB: the admin's connection string names a Uid");
+		free(ci);
+		return;
+	}
+	memmove(user, at + 1, strlen(at + 1) + 1);
+	user = xasprintf("%sUid=prospector_odbc_brace;", ci);
+	conn_exec_ok(c, "DROP USER IF EXISTS 'prospector_odbc_brace'@'%'");
+	conn_exec(c, "CREATE USER 'prospector_odbc_brace'@'%' IDENTIFIED BY '" BRACE_PW "'");
+	conn_exec(c, "CREATE USER IF NOT EXISTS 'prospector_odbc_brace'@'localhost' IDENTIFIED BY '" BRACE_PW "'");
+	r = crawl_pw(user, BRACE_PW, NULL, err);
+	is_int(r, 0, "MariaDB: a password with } ; { = and a space, from the secrets file: %s", err);
+	r = crawl_pw(user, "Br}ace;{Pw= x}", NULL, err);
+	is_int(r, DRIVER_E_AUTH, "MariaDB: one brace fewer is another password: %s", err);
+	ok(!strstr(err, "Br}ace"), "MariaDB: and the message does not hold it");
+	conn_exec(c, "DROP USER 'prospector_odbc_brace'@'%'");
+	conn_exec(c, "DROP USER 'prospector_odbc_brace'@'localhost'");
+	free(user);
+	free(ci);
+}
+
 static void part_mariadb(void)
 {
 	const char *pw = getenv("PROSPECTOR_TEST_MYSQL_PASSWORD");
@@ -1392,6 +1526,7 @@ static void part_mariadb(void)
 	free(bad);
 	check_error("Driver={MariaDB Unicode};Server=127.0.0.1;Port=1;Uid=x;Pwd=Sw0rdfish-Secret;", DRIVER_E_CONNECT,
 		    NULL, "Sw0rdfish", "MariaDB: nobody listening");
+	check_my_brace_password(&c, ci);
 	my_exec_all(&c, drop, sizeof(drop) / sizeof(drop[0]));
 	conn_close(&c);
 	free(ci);
@@ -1415,6 +1550,7 @@ int main(int argc, char **argv)
 
 	if (argc == 2)
 		return child_main(argv[1]);
+	test_started = time(NULL) - 1;
 	if (strchr(argv[0], '/'))
 		self_path = argv[0];
 	snprintf(tmpdir, sizeof(tmpdir), "%s/prospector-odbc-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");

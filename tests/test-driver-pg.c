@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -225,12 +226,20 @@ static char *conninfo_for(const char *extra)
 	return xasprintf("%s dbname=%s %s", base, dbname, extra);
 }
 
-/* One open + crawl + finish with the driver found in the registry. */
-static int crawl(const char *conninfo, unsigned timeout, struct snapshot **ret_snap, char *err)
+/* One open + crawl + finish with the driver found in the registry; password as the secrets file
+ * gives it (NULL: none). */
+static int crawl_pw(const char *conninfo, const char *password, unsigned timeout, struct snapshot **ret_snap,
+		    char *err)
 {
-	struct source_conf conf = { .name = "t", .driver = "pg", .conninfo = (char *)conninfo, .timeout = timeout };
+	struct source_conf conf = { .name = "t", .driver = "pg", .conninfo = (char *)conninfo,
+				    .password = (char *)password, .timeout = timeout };
 
 	return driver_test_crawl(&conf, ret_snap, err);
+}
+
+static int crawl(const char *conninfo, unsigned timeout, struct snapshot **ret_snap, char *err)
+{
+	return crawl_pw(conninfo, NULL, timeout, ret_snap, err);
 }
 
 /* The expected path of an object, "t/<database>/<rest>"; valid until the eighth call after. */
@@ -586,6 +595,72 @@ static void check_bad_conninfo(void)
 	r = crawl("host=localhost bogus_option=1 password=Sw0rdfish-Secret", 5, NULL, err);
 	is_int(r, DRIVER_E_CONFIG, "unknown conninfo option is a config error");
 	ok(!strstr(err, "Sw0rdfish"), "config error does not quote the password");
+	r = crawl("host=localhost password=Sw0rdfish-Secret", 5, NULL, err);
+	is_int(r, DRIVER_E_CONFIG, "a password in conninfo is refused: %s", err);
+	ok(!strstr(err, "Sw0rdfish") && strstr(err, "secrets file"), "the message says where it belongs, not what it is");
+	r = crawl("postgresql://u:Sw0rdfish-Secret@localhost/x", 5, NULL, err);
+	is_int(r, DRIVER_E_CONFIG, "a password in a URI is refused: %s", err);
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+
+	fputs(text, f);
+	fclose(f);
+	chmod(path, mode);
+}
+
+/*
+ * libpq's password file, used when the secrets file gives no password: readable by others it is
+ * refused at open (libpq would ignore it, saying so on stderr only), private it works; a passfile=
+ * that does not exist is refused; so is PGPASSWORD; with no password anywhere the message says where
+ * one goes.
+ */
+static void check_passfile(const char *host, const char *port)
+{
+	char pass[] = "/tmp/test-driver-pg-pass.XXXXXX", err[DRIVER_ERRLEN], *ci, *line, *named;
+	char *home = getenv("HOME") ? xstrdup(getenv("HOME")) : NULL;
+	int fd = mkstemp(pass), r;
+
+	close(fd);
+	line = xasprintf("%s:%s:*:prospector_test_pw:Right-Horse-Battery\n", host, port);
+	write_file(pass, line, 0644);
+	setenv("PGPASSFILE", pass, 1);
+	ci = xasprintf("host=%s port=%s dbname=%s user=prospector_test_pw connect_timeout=5", host, port, dbname);
+	r = crawl(ci, 5, NULL, err);
+	is_int(r, DRIVER_E_CONFIG, "PGPASSFILE readable by others is refused: %s", err);
+	ok(strstr(err, pass) && strstr(err, "mode 0644: readable by others; chmod 600 it"),
+	   "the message names it and its mode");
+	r = crawl_pw(ci, "Right-Horse-Battery", 5, NULL, err);
+	is_int(r, 0, "with a password from the secrets file, libpq's password file is not looked at: %s", err);
+	chmod(pass, 0600);
+	r = crawl(ci, 5, NULL, err);
+	is_int(r, 0, "PGPASSFILE at 0600 gives the password: %s", err);
+	unlink(pass);
+	r = crawl(ci, 5, NULL, err);
+	is_int(r, DRIVER_E_CONFIG, "a PGPASSFILE that does not exist is refused: %s", err);
+	unsetenv("PGPASSFILE");
+	named = xasprintf("%s passfile=/nonexistent/pgpass", ci);
+	r = crawl(named, 5, NULL, err);
+	is_int(r, DRIVER_E_CONFIG, "a passfile= that does not exist is refused: %s", err);
+	setenv("HOME", "/nonexistent", 1);
+	setenv("PGPASSWORD", "Right-Horse-Battery", 1);
+	r = crawl(ci, 5, NULL, err);
+	ok(r == DRIVER_E_CONFIG && strstr(err, "PGPASSWORD is set") && !strstr(err, "Right-Horse"),
+	   "PGPASSWORD is refused, not used: %s", err);
+	r = crawl_pw(ci, "Right-Horse-Battery", 5, NULL, err);
+	is_int(r, 0, "unless the secrets file gives the password: %s", err);
+	unsetenv("PGPASSWORD");
+	r = crawl(ci, 5, NULL, err);
+	is_int(r, DRIVER_E_AUTH, "no password anywhere is DRIVER_E_AUTH: %s", err);
+	ok(strstr(err, "no password") && strstr(err, "secrets file"), "the message says where a password goes");
+	if (home)
+		setenv("HOME", home, 1);
+	free(home);
+	free(named);
+	free(line);
+	free(ci);
 }
 
 static void check_wrong_password(PGconn *conn)
@@ -602,21 +677,19 @@ static void check_wrong_password(PGconn *conn)
 	db_exec(conn, "CREATE ROLE prospector_test_pw LOGIN PASSWORD 'Right-Horse-Battery'");
 	if (!host)
 		host = "127.0.0.1";
-	ci = xasprintf("host=%s port=%s dbname=%s user=prospector_test_pw "
-		       "password=Wr0ng-Staple-Secret connect_timeout=5", host, port, dbname);
-	r = crawl(ci, 5, NULL, err);
-	free(ci);
+	ci = xasprintf("host=%s port=%s dbname=%s user=prospector_test_pw connect_timeout=5", host, port, dbname);
+	r = crawl_pw(ci, "Wr0ng-Staple-Secret", 5, NULL, err);
 	if (r == 0) {
 		ok(1, "wrong password # SKIP the server trusts TCP logins");
 	} else {
 		is_int(r, DRIVER_E_AUTH, "wrong password is DRIVER_E_AUTH: %s", err);
 		ok(!strstr(err, "Wr0ng-Staple-Secret"), "the password is not in the message");
 	}
-	ci = xasprintf("host=%s port=%s dbname=%s user=prospector_test_pw "
-		       "password=Right-Horse-Battery", host, port, dbname);
-	r = crawl(ci, 5, NULL, err);
-	is_int(r, 0, "the right password crawls over TCP: %s", err);
+	r = crawl_pw(ci, "Right-Horse-Battery", 5, NULL, err);
+	is_int(r, 0, "the right password, from the secrets file, crawls over TCP: %s", err);
 	free(ci);
+	if (r == 0)
+		check_passfile(host, port);
 	db_exec(conn, "DROP ROLE prospector_test_pw");
 }
 
@@ -662,7 +735,7 @@ static void check_privileges(PGconn *conn)
 	sql = xasprintf("REVOKE CONNECT ON DATABASE %s FROM PUBLIC", dbname);
 	db_exec(conn, sql);
 	free(sql);
-	ci = conninfo_for("user=prospector_test_noconn password=No-Conn-Pass-1");
+	ci = conninfo_for("user=prospector_test_noconn");
 	r = crawl(ci, 5, NULL, err);
 	is_int(r, DRIVER_E_PRIVILEGE, "no CONNECT privilege is DRIVER_E_PRIVILEGE: %s", err);
 	sql = xasprintf("GRANT CONNECT ON DATABASE %s TO prospector_test_noconn", dbname);

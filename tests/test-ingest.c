@@ -93,10 +93,13 @@ static void encode_v(Prospector__Envelope *env, unsigned protocol, struct buf *b
 	wire_encode_envelope_v(env, protocol, b);
 }
 
+/* The CURVE key the next messages come with (NULL: no transport authentication). */
+static const char *peer_key;
+
 /* Sends bytes as peer rid; the replies are left in out. */
 static int send_bytes(const char *rid, const void *data, size_t len)
 {
-	struct ingest_peer peer = { .routing_id = rid, .routing_id_len = strlen(rid), .user_id = NULL };
+	struct ingest_peer peer = { .routing_id = rid, .routing_id_len = strlen(rid), .curve_key = peer_key };
 
 	ingest_replies_clear(&out);
 	return ingest_handle(ing, &peer, data, len, &out);
@@ -602,6 +605,48 @@ static void test_commands(void)
 	wire_msg_clear(&msg);
 }
 
+/* The authenticated key decides who an agent is: a HELLO claiming another id is rejected, a
+ * revoked key is refused on an open connection, and a stream of garbage quarantines its agent. */
+static void test_keys(struct catalog *cat)
+{
+	const char *key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", *other = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
+	struct wire_msg msg = { 0 };
+	int count = 0;
+
+	ok(catalog_key_enroll(cat, "keyed", key, "Health Bureau", 1) == 0, "enroll a key");
+	is_int(catalog_key_enroll(cat, "someone-else", key, NULL, 2), CATALOG_E_KEY_TAKEN, "a key has one agent");
+	peer_key = key;
+	is_int(send_hello("peer-K", "keyed", 9, "keyed-src"), 0, "HELLO with the enrolled key");
+	is_int(reply_kind(0, &msg), PROSPECTOR__ENVELOPE__BODY_WELCOME, "is welcomed");
+	long long inc = q_int("SELECT incarnation FROM agents WHERE id = 'agent-1'");
+
+	is_int(send_hello("peer-K", "agent-1", 9, "keyed-src"), 0, "HELLO claiming another agent");
+	ok(reply_kind(0, &msg) == PROSPECTOR__ENVELOPE__BODY_REJECT && strstr(msg.env->reject->reason, "key"),
+	   "is rejected: the id does not match the key");
+	is_int(q_int("SELECT incarnation FROM agents WHERE id = 'agent-1'"), inc, "and agent-1 is untouched");
+
+	peer_key = other;
+	is_int(send_hello("peer-X", "keyed", 9, "keyed-src"), INGEST_E_REFUSED, "a key that is not enrolled is refused");
+	is_int(out.n, 0, "unanswered");
+
+	peer_key = key;
+	ok(catalog_key_revoke(cat, "keyed", 3, &count) == 0 && count == 1, "revoke the agent's key");
+	is_int(send_hello("peer-K", "keyed", 9, "keyed-src"), INGEST_E_REFUSED,
+	       "the next message on the open connection is refused");
+	is_int(catalog_key_enroll(cat, "keyed", key, NULL, 4), CATALOG_E_KEY_TAKEN, "a revoked key cannot come back");
+
+	ok(catalog_key_enroll(cat, "noisy", other, NULL, 5) == 0, "enroll another agent");
+	peer_key = other;
+	for (int i = 0; i < 20; i++)
+		send_bytes("peer-N", "\x08\x01\x2a\xff\xff", 5);
+	is_int(send_hello("peer-N", "noisy", 9, "noisy-src"), INGEST_E_REFUSED,
+	       "twenty invalid messages quarantine the agent: even a valid HELLO is ignored");
+	peer_key = NULL;
+	is_int(send_hello("peer-Z", "agent-z", 1, "z-src"), 0, "others are not affected");
+	is_int(reply_kind(0, &msg), PROSPECTOR__ENVELOPE__BODY_WELCOME, "and are welcomed");
+	wire_msg_clear(&msg);
+}
+
 static void cleanup(void)
 {
 	static const char *const files[] = { "catalog.db", "catalog.db-wal", "catalog.db-shm" };
@@ -644,6 +689,7 @@ int main(void)
 	test_bad_root(s2);
 	test_new_incarnation();
 	test_commands();
+	test_keys(cat);
 	ingest_replies_clear(&out);
 	ingest_free(ing);
 	snapshot_free(s1);

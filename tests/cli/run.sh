@@ -29,7 +29,8 @@ fi
 # An empty catalog with the collector's own schema: `prospector-collector -n` creates it.
 new_catalog()
 {
-	printf '[collector]\ndatabase = %s\n' "$1" >"$1.conf"
+	"$bin" keygen "$1.collector" >/dev/null &&
+	printf '[collector]\ndatabase = %s\ncurve_secret_key = %s\n' "$1" "$1.collector.key" >"$1.conf" &&
 	"$collector" -n -c "$1.conf" >/dev/null
 }
 

@@ -23,6 +23,7 @@ Python 3 standard library only.
 
 import atexit
 import glob
+import hashlib
 import json
 import os
 import re
@@ -269,6 +270,11 @@ class Postgres:
             raise RuntimeError(f"psql failed: {r.stderr.strip()}\nSQL: {sql}")
         return r
 
+    def psql_as(self, conninfo, sql, env=None):
+        """Runs sql through psql with another conninfo (another role); returns the run."""
+        env = dict(os.environ, PGCLIENTENCODING="UTF8", PGCONNECT_TIMEOUT="10", **(env or {}))
+        return run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", conninfo, "-c", sql], env=env)
+
     def create_database(self, name):
         """A fresh database (dropped first if an earlier run left it); returns its superuser conninfo."""
         self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -405,6 +411,24 @@ def mysql_unescape(v):
 
 # -- ODBC ---------------------------------------------------------------------------------------
 
+_PASSWORD_RE = re.compile(r"(?i)(?:^|(?<=[\s;]))(?:password|pwd)\s*=\s*(\{(?:[^}]|\}\})*\}|'(?:[^'\\]|\\.)*'|[^\s;]*);?")
+
+
+def split_password(conninfo):
+    """(conninfo without its password, the password or None): for libpq keyword strings (password=,
+    optionally 'quoted'), the mysql driver's (password=) and ODBC's (PWD=, optionally {braced})."""
+    m = _PASSWORD_RE.search(conninfo)
+    if not m:
+        return conninfo, None
+    value = m.group(1)
+    if value.startswith("{") and value.endswith("}"):
+        value = value[1:-1].replace("}}", "}")
+    elif value.startswith("'") and value.endswith("'"):
+        value = re.sub(r"\\(.)", r"\1", value[1:-1])
+    rest = (conninfo[:m.start()] + conninfo[m.end():]).strip()
+    return re.sub(r"\s{2,}", " ", rest), value
+
+
 def odbc_connstr(**pairs):
     """An ODBC connection string; values with ; { } or outer spaces are braced, per the ODBC rules."""
     parts = []
@@ -539,6 +563,7 @@ class World:
         self.collector = None
         self.collector_port = None
         self.catalog = os.path.join(self.tmp, "catalog.db")
+        self.enrolled = set()  # (catalog, agent id)
         self.closed = False
         self.started = time.time()
         atexit.register(self.close)
@@ -559,26 +584,83 @@ class World:
             f.write(text)
         return p
 
+    # -- CURVE keys ---------------------------------------------------------------------------
+
+    def keygen(self, name):
+        """A key pair of the world's (prospector keygen), made once: (key file, public key file)."""
+        base = self.path("keys", name)
+        if not os.path.exists(base + ".key"):
+            os.makedirs(self.path("keys"), mode=0o700, exist_ok=True)
+            r = run([CLI, "keygen", base, "--comment", name])
+            if r.returncode != 0:
+                raise RuntimeError(f"prospector keygen {base}: {r.stderr.strip()}")
+        return base + ".key", base + ".pub"
+
+    def enroll(self, agent_id, catalog=None):
+        """Enrolls agent_id's public key in the catalog (once per catalog)."""
+        catalog = catalog or self.catalog
+        if (catalog, agent_id) in self.enrolled:
+            return
+        r = run([CLI, "--db", catalog, "enroll", agent_id, self.keygen(f"agent-{agent_id}")[1]])
+        if r.returncode != 0:
+            raise RuntimeError(f"prospector enroll {agent_id}: {r.stderr.strip()}")
+        self.enrolled.add((catalog, agent_id))
+
+    def collector_key_lines(self):
+        """The [collector] lines naming its key pair."""
+        return f"curve_secret_key = {self.keygen('collector')[0]}\n"
+
+    def agent_key_lines(self, agent_id, enroll=True):
+        """The [agent] lines naming the agent's key pair and the collector's public key; the
+        agent is enrolled in the world's catalog unless enroll is False."""
+        if enroll:
+            self.enroll(agent_id)
+        return (f"curve_secret_key = {self.keygen(f'agent-{agent_id}')[0]}\n"
+                f"collector_public_key = {self.keygen('collector')[1]}\n")
+
     # -- configuration ------------------------------------------------------------------------
 
     def collector_conf(self, port=None, database=None, extra=""):
         self.collector_port = port or self.collector_port or free_port()
         return (f"[collector]\nlisten = tcp://127.0.0.1:{self.collector_port}\n"
-                f"database = {database or self.catalog}\n{extra}")
+                f"database = {database or self.catalog}\n{self.collector_key_lines()}{extra}")
 
     def agent_conf(self, sources, agent_id="test-agent", state_dir=None, heartbeat="1s",
                    collector_port=None, extra=""):
-        """sources: {name: {key: value}}; keys in the order given."""
+        """sources: {name: {key: value}}; keys in the order given. The agent refuses a password in
+        a conninfo, so one written there by the conninfo helpers (password=, PWD=) moves to a
+        secrets file of this agent's (mode 0600), as an operator would put it."""
         state_dir = state_dir or self.path(f"state-{agent_id}")
         os.makedirs(state_dir, exist_ok=True)
         port = collector_port or self.collector_port
-        text = (f"[agent]\nid = {agent_id}\ncollector = tcp://127.0.0.1:{port}\n"
-                f"state_dir = {state_dir}\nheartbeat = {heartbeat}\n{extra}")
+        body, passwords = "", {}
         for name, keys in sources.items():
-            text += f'\n[source "{name}"]\n'
+            body += f'\n[source "{name}"]\n'
             for k, v in keys.items():
-                text += f"{k} = {v}\n"
-        return text
+                if k == "conninfo":
+                    v, pw = split_password(v)
+                    if pw is not None:
+                        passwords[name] = pw
+                body += f"{k} = {v}\n"
+        secrets = ""
+        if passwords and "secrets_file" not in extra:
+            secrets = f"secrets_file = {self.secrets_file(agent_id, passwords)}\n"
+        return (f"[agent]\nid = {agent_id}\ncollector = tcp://127.0.0.1:{port}\n"
+                f"state_dir = {state_dir}\nheartbeat = {heartbeat}\n{self.agent_key_lines(agent_id)}"
+                f"{secrets}{extra}{body}")
+
+    def secrets_file(self, agent_id, passwords):
+        """An agent's secrets file: {source: password}, mode 0600; named after its content, so that two
+        configurations of one agent never overwrite each other's."""
+        digest = hashlib.sha256(repr((agent_id, sorted(passwords.items()))).encode()).hexdigest()[:12]
+        path = self.path(f"secrets-{digest}.conf")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for name, pw in passwords.items():
+                quoted = pw.replace("\\", "\\\\").replace('"', '\\"')
+                f.write(f'[source "{name}"]\npassword = "{quoted}"\n')
+        os.chmod(path, 0o600)
+        return path
 
     # -- processes ----------------------------------------------------------------------------
 

@@ -6,8 +6,10 @@ No database is needed: the agent's source uses the fixture driver (a schema read
 
 import os
 import re
+import shutil
 import signal
 import sys
+import tempfile
 import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean
@@ -37,6 +39,7 @@ def agent_text(w, fixture, collector_port, extra_agent="", extra_source="", inte
         f"collector = tcp://127.0.0.1:{collector_port}\n"   # 3
         f"state_dir = {w.path('state')}\n"                  # 4
         "heartbeat = 1s\n"                                  # 5
+        f"{w.agent_key_lines('daemon-test')}"               # 6, 7
         f"{extra_agent}"
         "\n"
         '[source "demo"]\n'
@@ -53,17 +56,22 @@ def agent_cases(w, fixture, port):
     return [
         ("a good config", good, True, None),
         ("an unknown key is a warning", agent_text(w, fixture, port, extra_agent="colour = blue\n"),
-         True, 6),
+         True, 8),
+        ("a key file others may read", good.replace(w.keygen("agent-daemon-test")[0], w.path("open.key")),
+         False, 6),
+        ("no key pair", good.replace(f"curve_secret_key = {w.keygen('agent-daemon-test')[0]}\n", ""), False, 1),
+        ("no collector key", good.replace(f"collector_public_key = {w.keygen('collector')[1]}",
+                                          "collector_public_key = not-a-key"), False, 7),
         ("missing required key id",
          good.replace("id = daemon-test\n", ""), False, 1),
         ("missing collector",
          good.replace(f"collector = tcp://127.0.0.1:{port}\n", ""), False, 1),
-        ("a bad duration", agent_text(w, fixture, port, interval="5 minutes"), False, 10),
+        ("a bad duration", agent_text(w, fixture, port, interval="5 minutes"), False, 12),
         ("a bad heartbeat", good.replace("heartbeat = 1s", "heartbeat = soon"), False, 5),
         ("a line that is not key = value", good.replace("heartbeat = 1s", "heartbeat 1s"), False, 5),
         ("an unterminated section header", good.replace('[source "demo"]', '[source "demo"'),
-         False, 7),
-        ("a source without a driver", good.replace("driver = fixture\n", ""), False, 7),
+         False, 9),
+        ("a source without a driver", good.replace("driver = fixture\n", ""), False, 9),
     ]
 
 
@@ -72,6 +80,7 @@ def collector_text(w, port):
         "[collector]\n"                                # 1
         f"listen = tcp://127.0.0.1:{port}\n"           # 2
         f"database = {w.path('cat-n.db')}\n"           # 3
+        f"{w.collector_key_lines()}"                   # 4
     )
 
 
@@ -79,11 +88,13 @@ def collector_cases(w, port):
     good = collector_text(w, port)
     return [
         ("a good config", good, True, None),
-        ("an unknown key is a warning", good + "colour = blue\n", True, 4),
+        ("an unknown key is a warning", good + "colour = blue\n", True, 5),
+        ("a key file others may read", good.replace(w.keygen("collector")[0], w.path("open.key")), False, 4),
+        ("no key pair", good.replace(w.collector_key_lines(), ""), False, 1),
         ("missing required key database", good.replace(f"database = {w.path('cat-n.db')}\n", ""),
          False, 1),
         ("a line that is not key = value", good.replace("listen = ", "listen "), False, 2),
-        ("a bad max_batch_bytes", good + "max_batch_bytes = lots\n", False, 4),
+        ("a bad max_batch_bytes", good + "max_batch_bytes = lots\n", False, 5),
     ]
 
 
@@ -114,9 +125,17 @@ def check_config(tap, w, prog, name, cases):
 def check_examples(tap, w):
     """The shipped example configs are valid and use no unknown key."""
     deploy = os.path.join(REPO, "deploy")
-    with open(os.path.join(deploy, "collector.conf.example"), encoding="utf-8") as f:
-        collector = w.write("collector.conf.example", f.read().replace("/var/lib/prospector", w.tmp))
-    for prog, path in ((AGENT, os.path.join(deploy, "agent.conf.example")), (COLLECTOR, collector)):
+    keys = {"/etc/prospector/collector.key": w.keygen("collector")[0],
+            "/etc/prospector/collector.pub": w.keygen("collector")[1],
+            "/etc/prospector/agent.key": w.keygen("agent-example")[0]}
+    confs = {}
+    for name in ("collector.conf.example", "agent.conf.example"):
+        with open(os.path.join(deploy, name), encoding="utf-8") as f:
+            text = f.read().replace("/var/lib/prospector", w.tmp)
+        for path, ours in keys.items():
+            text = text.replace(path, ours)
+        confs[name] = w.write(name, text)
+    for prog, path in ((AGENT, confs["agent.conf.example"]), (COLLECTOR, confs["collector.conf.example"])):
         r = run([prog, "-c", path, "-n"], timeout=20)
         out = r.stdout + r.stderr
         tap.eq(r.returncode, 0, f"{os.path.basename(prog)} -n accepts {os.path.basename(path)}")
@@ -167,18 +186,51 @@ def check_idle_without_collector(tap, w, fixture):
     agent.stop()
 
 
+def check_user_drop(tap, w):
+    """-u USER: the collector reads its configuration and key as root, then runs as USER, and the
+    catalog it creates belongs to USER."""
+    import pwd
+    if os.geteuid() != 0:
+        tap.skip("-u nobody", "needs root")
+        return
+    nobody = pwd.getpwnam("nobody")
+    home = tempfile.mkdtemp(prefix="prospector-nobody.")  # outside the world's 0700 dir: nobody enters it
+    w.cleanups.append(lambda: shutil.rmtree(home, ignore_errors=True))
+    os.chown(home, nobody.pw_uid, nobody.pw_gid)
+    conf = w.write("drop.conf", f"[collector]\nlisten = tcp://127.0.0.1:{free_port()}\n"
+                                f"database = {home}/catalog.db\n{w.collector_key_lines()}")
+    proc = w.spawn("dropped", [COLLECTOR, "-c", conf, "-u", "nobody"])
+    created = wait_for(lambda: os.path.exists(f"{home}/catalog.db") or not proc.alive(), 20)
+    uid = None
+    if proc.alive():
+        with open(f"/proc/{proc.p.pid}/status") as f:
+            uid = [line.split()[1:] for line in f if line.startswith("Uid:")][0]
+    tap.ok(created and uid == [str(nobody.pw_uid)] * 4, "collector -u nobody runs as nobody (real, effective, "
+           "saved, fs uid)", f"uid {uid}; {proc.output()[-500:]}")
+    st = os.stat(f"{home}/catalog.db") if created else None
+    tap.ok(st is not None and st.st_uid == nobody.pw_uid and (st.st_mode & 0o777) == 0o600,
+           "and the catalog it created is nobody's, mode 0600")
+    proc.stop()
+    r = run([COLLECTOR, "-c", conf, "-u", "no-such-user-here", "-n"], timeout=20)
+    tap.ok(r.returncode != 0 and "no-such-user-here" in r.stderr, "-u with an unknown user: a clear error",
+           r.stderr)
+
+
 def main():
     tap = Tap()
     require_binaries()
     w = World(tap, "daemon")
     try:
         fixture = w.write("demo.schema", FIXTURE)
+        shutil.copy(w.keygen("collector")[0], w.path("open.key"))
+        os.chmod(w.path("open.key"), 0o644)
         check_help(tap)
         check_examples(tap, w)
         check_config(tap, w, AGENT, "prospector-agent", agent_cases(w, fixture, 7431))
         check_config(tap, w, COLLECTOR, "prospector-collector", collector_cases(w, 7431))
         check_sigterm(tap, w, fixture)
         check_idle_without_collector(tap, w, fixture)
+        check_user_drop(tap, w)
     except Exception as e:  # noqa: BLE001 - report, clean up, fail
         import traceback
         tap.ok(False, f"unexpected error: {e}", traceback.format_exc())

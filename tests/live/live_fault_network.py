@@ -158,12 +158,13 @@ def check_namespaces_allowed():
 # -- configuration ----------------------------------------------------------------------------------
 
 def collector_conf(w, net, port):
-    return f"[collector]\nlisten = tcp://{net.root_ip}:{port}\ndatabase = {w.catalog}\n"
+    return (f"[collector]\nlisten = tcp://{net.root_ip}:{port}\ndatabase = {w.catalog}\n"
+            f"{w.collector_key_lines()}")
 
 
 def agent_conf(w, net, port, pg, state_dir):
     return (f"[agent]\nid = {AGENT_ID}\ncollector = tcp://{net.root_ip}:{port}\n"
-            f"state_dir = {state_dir}\nheartbeat = 1s\n\n"
+            f"state_dir = {state_dir}\nheartbeat = 1s\n{w.agent_key_lines(AGENT_ID)}\n"
             f'[source "{SOURCE}"]\ndriver = pg\nconninfo = {pg.conninfo_for(DB)}\ninterval = 1s\n')
 
 
