@@ -109,7 +109,32 @@ services_down()
 	started=()
 }
 
-# One line from meson's testlog.json (one JSON object per test): meson tests, not TAP subtests.
+# The suites note every password they hand out in $PROSPECTOR_SECRETS_LOG (tests/live/harness.py,
+# record_secret); with the servers' own, none may appear in any output of any test. One more test
+# in the summary; its result is printed here, never a password.
+leak_check()
+{
+	python3 - "$PROSPECTOR_SECRETS_LOG" "$build_dir/meson-logs" <<-'EOF'
+		import os, sys
+		secrets = {l.rstrip("\n") for l in open(sys.argv[1], encoding="utf-8") if len(l.strip()) >= 6}
+		for var in ("PROSPECTOR_TEST_PG_PASSWORD_FILE", "PROSPECTOR_TEST_MYSQL_PASSWORD_FILE"):
+		    if os.path.exists(os.environ.get(var, "")):
+		        secrets.add(open(os.environ[var], encoding="utf-8").readline().rstrip("\n"))
+		found = []
+		for root, _, files in os.walk(sys.argv[2]):
+		    for name in files:
+		        text = open(os.path.join(root, name), encoding="utf-8", errors="replace").read()
+		        found += [(name, s[:3]) for s in secrets if s in text]
+		if found:
+		    print(f"leak check: FAILED: {len(found)} test passwords in the test logs: "
+		          + ", ".join(f"{n} ({p}…)" for n, p in found[:10]))
+		    sys.exit(1)
+		print(f"leak check: none of the {len(secrets)} test passwords is in any test output")
+	EOF
+}
+
+# One line from meson's testlog.json (one JSON object per test): meson tests, not TAP subtests, and
+# the leak check ($1: 0 passed, 1 failed, empty: not run).
 summary()
 {
 	local log="$build_dir/meson-logs/testlog.json"
@@ -117,9 +142,13 @@ summary()
 		echo "0 passed, 0 failed (no test log: $log)"
 		return
 	fi
-	python3 - "$log" <<-'EOF'
+	python3 - "$log" "${1:-}" <<-'EOF'
 		import json, sys
 		passed = failed = skipped = unreadable = 0
+		if sys.argv[2] == "0":
+		    passed += 1
+		elif sys.argv[2]:
+		    failed += 1
 		for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
 		    # NULs: another `meson test` in the same build dir rewrote the file under us.
 		    line = line.replace("\0", "").strip()
@@ -155,7 +184,10 @@ cleanup()
 		wait "$meson_pid" 2>/dev/null || true
 	fi
 	services_down
+	rm -f "$PROSPECTOR_SECRETS_LOG"
 }
+PROSPECTOR_SECRETS_LOG=$(mktemp "${TMPDIR:-/tmp}/prospector-test-secrets.XXXXXX")
+export PROSPECTOR_SECRETS_LOG
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -183,9 +215,11 @@ meson test -C "$build_dir" --print-errorlogs --timeout-multiplier "${TIMEOUT_MUL
 meson_pid=$!
 wait "$meson_pid" || rc=$?
 meson_pid=
+leak=0
+leak_check || leak=1
 services_down
 
-line=$(summary) || line="0 passed, 1 failed (could not read the test log)"
+line=$(summary "$leak") || line="0 passed, 1 failed (could not read the test log)"
 echo "$line"
 case "$line" in
 *" 0 failed"*) ;;

@@ -128,7 +128,7 @@ static MYSQL *db_connect(const char *database)
 
 	mysql_options(conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	if (!mysql_real_connect(conn, sock ? NULL : host, user ? user : "root",
-				getenv("PROSPECTOR_TEST_MYSQL_PASSWORD"), database, port && !sock ? atoi(port) : 0,
+				driver_test_password("PROSPECTOR_TEST_MYSQL_PASSWORD_FILE"), database, port && !sock ? atoi(port) : 0,
 				sock, 0))
 		bail("connect", conn);
 	return conn;
@@ -714,7 +714,7 @@ static void check_option_file_mode(void)
 static void check_wrong_password(void)
 {
 	const char *port = getenv("PROSPECTOR_TEST_MYSQL_PORT"), *host = getenv("PROSPECTOR_TEST_MYSQL_HOST");
-	const char *pw = getenv("PROSPECTOR_TEST_MYSQL_PASSWORD");
+	const char *pw = driver_test_password("PROSPECTOR_TEST_MYSQL_PASSWORD_FILE");
 	char err[DRIVER_ERRLEN], ci[512];
 	struct snapshot *s = NULL;
 	int r;

@@ -2,7 +2,7 @@
  * The ODBC driver against real ODBC drivers. The SQLite part always runs (SQLite ODBC needs no
  * server); the PostgreSQL part (psqlODBC) needs PROSPECTOR_TEST_PG and PROSPECTOR_TEST_PG_PORT/
  * _PASSWORD (psqlODBC logs in over TCP), the MariaDB part (MariaDB Connector/ODBC)
- * PROSPECTOR_TEST_MYSQL_PASSWORD and _PORT or _SOCKET; each is skipped with a TAP "# SKIP" line
+ * PROSPECTOR_TEST_MYSQL_PASSWORD_FILE and _PORT or _SOCKET; each is skipped with a TAP "# SKIP" line
  * when its server is not there, unless PROSPECTOR_REQUIRE_LIVE=1 makes that a failure.
  *
  * Each part creates a schema (tables, primary, foreign and unique keys, plain and unique indexes, a
@@ -1099,7 +1099,7 @@ static void check_pg_logs(bool sysini, const char *ci)
 	fprintf(f, "[prospector_pg]\nDriver = PostgreSQL Unicode\nServername = %s\nPort = %s\nDatabase = %s\n"
 		"Username = postgres\nPassword = %s\nCommLog = 1\nDebug = 1\n",
 		getenv("PROSPECTOR_TEST_PG_HOST") ? getenv("PROSPECTOR_TEST_PG_HOST") : "127.0.0.1",
-		getenv("PROSPECTOR_TEST_PG_PORT"), pgdb, getenv("PROSPECTOR_TEST_PG_PASSWORD"));
+		getenv("PROSPECTOR_TEST_PG_PORT"), pgdb, driver_test_password("PROSPECTOR_TEST_PG_PASSWORD_FILE"));
 	fclose(f);
 	setenv("ODBCINI", ini, 1);
 	check_no_pglog("DSN=prospector_pg;", "a DSN with CommLog=1 and Debug=1");
@@ -1111,7 +1111,7 @@ out:
 
 static void part_pg(bool sysini)
 {
-	const char *port = getenv("PROSPECTOR_TEST_PG_PORT"), *pw = getenv("PROSPECTOR_TEST_PG_PASSWORD");
+	const char *port = getenv("PROSPECTOR_TEST_PG_PORT"), *pw = driver_test_password("PROSPECTOR_TEST_PG_PASSWORD_FILE");
 	char *admin, *ci, *sql, err[DRIVER_ERRLEN];
 	struct snapshot *s = NULL;
 	struct conn c;
@@ -1488,7 +1488,7 @@ static void check_my_brace_password(struct conn *c, const char *admin_ci)
 
 static void part_mariadb(void)
 {
-	const char *pw = getenv("PROSPECTOR_TEST_MYSQL_PASSWORD");
+	const char *pw = driver_test_password("PROSPECTOR_TEST_MYSQL_PASSWORD_FILE");
 	static const char *const drop[] = { "DROP DATABASE IF EXISTS `fk_@`", "DROP DATABASE IF EXISTS `@`",
 					    "DROP DATABASE IF EXISTS `@_a_b`", "DROP DATABASE IF EXISTS `@_axb`" };
 	char *ci, *bad, err[DRIVER_ERRLEN];
@@ -1498,7 +1498,7 @@ static void part_mariadb(void)
 
 	if (!pw || !(getenv("PROSPECTOR_TEST_MYSQL_PORT") || getenv("PROSPECTOR_TEST_MYSQL_SOCKET"))) {
 		skip_part("MariaDB through MariaDB Connector/ODBC",
-			  "PROSPECTOR_TEST_MYSQL_PASSWORD and _PORT or _SOCKET are not set");
+			  "PROSPECTOR_TEST_MYSQL_PASSWORD_FILE and _PORT or _SOCKET are not set");
 		return;
 	}
 	snprintf(mydb, sizeof(mydb), "podbc_%ld", (long)getpid());

@@ -296,7 +296,10 @@ mariadb_tests_up()
 	export PROSPECTOR_TEST_MYSQL_HOST="$MARIADB_HOST"
 	export PROSPECTOR_TEST_MYSQL_PORT="$MARIADB_PORT"
 	export PROSPECTOR_TEST_MYSQL_USER="$MARIADB_USER"
-	export PROSPECTOR_TEST_MYSQL_PASSWORD="$MARIADB_PASSWORD"
+	# In a 0600 file, not the environment (see pgserver_tests_up).
+	(umask 077 && printf '%s\n' "$MARIADB_PASSWORD" >"$MARIADB_DIR/password")
+	export PROSPECTOR_TEST_MYSQL_PASSWORD_FILE="$MARIADB_DIR/password"
+	export -n MARIADB_PASSWORD
 	export PROSPECTOR_TEST_MYSQL_OPTION_FILE="$MARIADB_OPTION_FILE"
 	echo "MariaDB $(mariadb_client "$MARIADB_DIR" -e 'SELECT VERSION()') in $MARIADB_DIR," \
 		"port $MARIADB_PORT"

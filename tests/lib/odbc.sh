@@ -98,15 +98,16 @@ odbc_sysini()
 odbc_conninfo_pg()
 {
 	local db=${1:-postgres}
-	[ -n "${PROSPECTOR_TEST_PG_PORT:-}" ] && [ -n "${PROSPECTOR_TEST_PG_PASSWORD:-}" ] || return 1
+	[ -n "${PROSPECTOR_TEST_PG_PORT:-}" ] && [ -r "${PROSPECTOR_TEST_PG_PASSWORD_FILE:-}" ] || return 1
 	printf 'Driver={%s};Server=%s;Port=%s;Database=%s;Uid=postgres;Pwd=%s;\n' "$ODBC_PG_DRIVER" \
-		"${PROSPECTOR_TEST_PG_HOST:-127.0.0.1}" "$PROSPECTOR_TEST_PG_PORT" "$db" "$PROSPECTOR_TEST_PG_PASSWORD"
+		"${PROSPECTOR_TEST_PG_HOST:-127.0.0.1}" "$PROSPECTOR_TEST_PG_PORT" "$db" \
+		"$(cat "$PROSPECTOR_TEST_PG_PASSWORD_FILE")"
 }
 
 odbc_conninfo_mariadb()
 {
 	local db=${1:-} where
-	[ -n "${PROSPECTOR_TEST_MYSQL_PASSWORD:-}" ] || return 1
+	[ -r "${PROSPECTOR_TEST_MYSQL_PASSWORD_FILE:-}" ] || return 1
 	if [ -n "${PROSPECTOR_TEST_MYSQL_PORT:-}" ]; then
 		where="Server=${PROSPECTOR_TEST_MYSQL_HOST:-127.0.0.1};Port=$PROSPECTOR_TEST_MYSQL_PORT"
 	elif [ -n "${PROSPECTOR_TEST_MYSQL_SOCKET:-}" ]; then
@@ -115,7 +116,7 @@ odbc_conninfo_mariadb()
 		return 1
 	fi
 	printf 'Driver={%s};%s;Uid=%s;Pwd=%s;%s\n' "$ODBC_MARIADB_DRIVER" "$where" \
-		"${PROSPECTOR_TEST_MYSQL_USER:-root}" "$PROSPECTOR_TEST_MYSQL_PASSWORD" "${db:+Database=$db;}"
+		"${PROSPECTOR_TEST_MYSQL_USER:-root}" "$(cat "$PROSPECTOR_TEST_MYSQL_PASSWORD_FILE")" "${db:+Database=$db;}"
 }
 
 odbc_conninfo_sqlite()

@@ -204,7 +204,11 @@ pgserver_tests_up()
 	export PROSPECTOR_TEST_PG_HOST="$PGSERVER_HOST"
 	export PROSPECTOR_TEST_PG_PORT="$PGSERVER_PORT"
 	export PROSPECTOR_TEST_PG_SOCKDIR="$PGSERVER_SOCKDIR"
-	export PROSPECTOR_TEST_PG_PASSWORD="$PGSERVER_PASSWORD"
+	# The password goes to the suites in a 0600 file, never in the environment: meson writes the whole
+	# environment into its test log, and no test password may appear in any output.
+	(umask 077 && printf '%s\n' "$PGSERVER_PASSWORD" >"$PGSERVER_DIR/password")
+	export PROSPECTOR_TEST_PG_PASSWORD_FILE="$PGSERVER_DIR/password"
+	export -n PGSERVER_PASSWORD
 	echo "PostgreSQL $("$PGSERVER_BINDIR/postgres" --version | awk '{print $3}') in $PGSERVER_DIR," \
 		"port $PGSERVER_PORT"
 }

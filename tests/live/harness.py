@@ -208,7 +208,7 @@ class Postgres:
             return None, "psql not found"
         pg = cls(conninfo, os.environ.get("PROSPECTOR_TEST_PG_HOST"),
                  os.environ.get("PROSPECTOR_TEST_PG_PORT"),
-                 os.environ.get("PROSPECTOR_TEST_PG_PASSWORD"))
+                 password_from_file("PROSPECTOR_TEST_PG_PASSWORD_FILE"))
         r = pg.psql("SELECT 1", check=False)
         if r.returncode != 0:
             return None, f"PostgreSQL at PROSPECTOR_TEST_PG does not answer: {r.stderr.strip()}"
@@ -325,7 +325,7 @@ class MariaDB:
             return None, ("PROSPECTOR_TEST_MYSQL_PORT is not set (tests/run.sh starts MariaDB with "
                           "tests/lib/mariadb.sh)")
         db = cls(env.get("PROSPECTOR_TEST_MYSQL_HOST"), port, env.get("PROSPECTOR_TEST_MYSQL_USER"),
-                 env.get("PROSPECTOR_TEST_MYSQL_PASSWORD"), sock)
+                 password_from_file("PROSPECTOR_TEST_MYSQL_PASSWORD_FILE"), sock)
         if not db.client:
             return None, "neither the mariadb nor the mysql client is installed"
         r = db.mysql("SELECT VERSION()", check=False)
@@ -378,6 +378,7 @@ class MariaDB:
 
     def create_user(self, name, password, grants=()):
         """(Re)creates 'name'@'%' with password and runs each grant ("SELECT ON db.*") for it."""
+        record_secret(password)
         account = f"'{name}'@'%'"
         sql = f"DROP USER IF EXISTS {account}; CREATE USER {account} IDENTIFIED BY '{password}';"
         for g in grants:
@@ -414,6 +415,25 @@ def mysql_unescape(v):
 _PASSWORD_RE = re.compile(r"(?i)(?:^|(?<=[\s;]))(?:password|pwd)\s*=\s*(\{(?:[^}]|\}\})*\}|'(?:[^'\\]|\\.)*'|[^\s;]*);?")
 
 
+def password_from_file(variable):
+    """The first line of the file the environment variable names, or None: tests/run.sh hands the
+    servers' passwords over in 0600 files, since meson logs the whole environment."""
+    path = os.environ.get(variable)
+    if not path or not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return f.readline().rstrip("\n")
+
+
+def record_secret(password):
+    """Notes a password a suite hands out, for tests/run.sh's final grep of all test output
+    (PROSPECTOR_SECRETS_LOG names the list; unset, nothing is noted)."""
+    path = os.environ.get("PROSPECTOR_SECRETS_LOG")
+    if path and password:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(password.replace("\n", " ") + "\n")
+
+
 def split_password(conninfo):
     """(conninfo without its password, the password or None): for libpq keyword strings (password=,
     optionally 'quoted'), the mysql driver's (password=) and ODBC's (PWD=, optionally {braced})."""
@@ -421,6 +441,7 @@ def split_password(conninfo):
     if not m:
         return conninfo, None
     value = m.group(1)
+    record_secret(value)
     if value.startswith("{") and value.endswith("}"):
         value = value[1:-1].replace("}}", "}")
     elif value.startswith("'") and value.endswith("'"):
@@ -657,6 +678,7 @@ class World:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             for name, pw in passwords.items():
+                record_secret(pw)
                 quoted = pw.replace("\\", "\\\\").replace('"', '\\"')
                 f.write(f'[source "{name}"]\npassword = "{quoted}"\n')
         os.chmod(path, 0o600)

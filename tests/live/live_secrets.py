@@ -36,7 +36,7 @@ import sys
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (AGENT, MariaDB, Postgres, Tap, World, dump_json, free_port,  # noqa: E402
-                     odbc_connstr, odbc_drivers, require_binaries, run, skip_all)
+                     odbc_connstr, odbc_drivers, record_secret, require_binaries, run, skip_all)
 
 DB = "prospector_secrets"
 ROLE = "prospector_secrets"
@@ -46,7 +46,9 @@ INTERVAL = "1s"
 
 def password(tag):
     """A password with what a connection string or an INI file must quote: ; { } = and a space."""
-    return f"{tag}}};{{x= {secrets.token_hex(6)}"
+    pw = f"{tag}}};{{x= {secrets.token_hex(6)}"
+    record_secret(pw)
+    return pw
 
 
 # -- moving passwords out of conninfo --------------------------------------------------------------
