@@ -16,9 +16,15 @@ it. ODBC suites build their connection strings with odbc_connstr() and the per-s
 output is read back with World.dump() into {path: DumpObj}.
 
 Environment: PROSPECTOR_BUILD (the meson build dir; default build/), PROSPECTOR_TEST_PG (libpq
-keyword conninfo of a superuser), PROSPECTOR_TEST_MYSQL_HOST, _PORT, _SOCKET, _USER, _PASSWORD (an
-administrator of a MariaDB or MySQL server), PROSPECTOR_KEEP_TMP=1 keeps the temp dir for inspection.
-Python 3 standard library only.
+keyword conninfo of a superuser) and PROSPECTOR_TEST_PG_PASSWORD_FILE, PROSPECTOR_TEST_MYSQL_HOST,
+_PORT, _SOCKET, _USER and _PASSWORD_FILE (an administrator of a MariaDB or MySQL server; passwords
+come in 0600 files, never in the environment, which meson writes into its log),
+PROSPECTOR_SECRETS_LOG (where record_secret() notes every password handed out, for tests/run.sh's
+leak check), PROSPECTOR_KEEP_TMP=1 keeps the temp dir for inspection.
+
+Every World has CURVE keys (prospector keygen): collector_conf() names the collector's, and
+agent_conf() an agent's, enrolling it in the world's catalog first; a password in a source's
+conninfo moves to a 0600 secrets file, as the agent demands. Python 3 standard library only.
 """
 
 import atexit
