@@ -5,7 +5,10 @@
  */
 #include "driver.h"
 
+#include <stdio.h>
 #include <string.h>
+
+#include "redact.h"
 
 #ifdef HAVE_DRIVER_PG
 extern const struct driver_ops driver_pg;
@@ -53,4 +56,12 @@ const char *driver_names(void)
 		strncat(names, drivers[i]->name, sizeof(names) - strlen(names) - 1);
 	}
 	return names;
+}
+
+int driver_vfail(char *err, const char *password, int code, const char *fmt, va_list ap)
+{
+	vsnprintf(err, DRIVER_ERRLEN, fmt, ap);
+	redact_secrets(err);
+	redact_password(err, password);
+	return code;
 }

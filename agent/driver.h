@@ -9,6 +9,7 @@
  */
 #pragma once
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -45,5 +46,10 @@ struct driver_ops {
 };
 
 const struct driver_ops *driver_lookup(const char *name);
+/* Every driver's error message goes through here: formatted into err (DRIVER_ERRLEN bytes), then
+ * scrubbed of key=value secrets, of every registered password and of password (NULL: none), so that
+ * no driver can forget to. Returns code. */
+int driver_vfail(char *err, const char *password, int code, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
 /* Comma-separated names of the drivers compiled in, for --help and config errors. */
 const char *driver_names(void);

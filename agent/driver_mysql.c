@@ -33,7 +33,6 @@
  * UTF-8. Nothing here copies the conninfo or a password into a message.
  */
 #include "driver.h"
-#include "redact.h"
 
 #include <errno.h>
 #include <errmsg.h>
@@ -519,13 +518,12 @@ static int my_fail(struct my_crawl *c, int code, const char *fmt, ...) __attribu
 static int my_fail(struct my_crawl *c, int code, const char *fmt, ...)
 {
 	va_list ap;
+	int r;
 
 	va_start(ap, fmt);
-	vsnprintf(c->err, DRIVER_ERRLEN, fmt, ap);
+	r = driver_vfail(c->err, c->password, code, fmt, ap);
 	va_end(ap);
-	redact_secrets(c->err);
-	redact_password(c->err, c->password);
-	return code;
+	return r;
 }
 
 static int my_error_code(unsigned errnum)

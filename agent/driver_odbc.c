@@ -60,7 +60,6 @@
 #include "buf.h"
 #include "config.h"
 #include "model.h"
-#include "redact.h"
 #include "secrets.h"
 #include "utf8.h"
 #include "xmalloc.h"
@@ -942,13 +941,12 @@ static int odbc_fail(struct odbc_crawl *c, int code, const char *fmt, ...) __att
 static int odbc_fail(struct odbc_crawl *c, int code, const char *fmt, ...)
 {
 	va_list ap;
+	int r;
 
 	va_start(ap, fmt);
-	vsnprintf(c->err, DRIVER_ERRLEN, fmt, ap);
+	r = driver_vfail(c->err, c->h->password, code, fmt, ap);
 	va_end(ap);
-	redact_secrets(c->err);
-	redact_password(c->err, c->h->password);
-	return code;
+	return r;
 }
 
 struct odbc_diag {

@@ -20,7 +20,6 @@
  * here ever copies the conninfo or the password into a message.
  */
 #include "driver.h"
-#include "redact.h"
 
 #include <errno.h>
 #include <libpq-fe.h>
@@ -397,13 +396,12 @@ static int pg_fail(struct pg_crawl *c, int code, const char *fmt, ...) __attribu
 static int pg_fail(struct pg_crawl *c, int code, const char *fmt, ...)
 {
 	va_list ap;
+	int r;
 
 	va_start(ap, fmt);
-	vsnprintf(c->err, DRIVER_ERRLEN, fmt, ap);
+	r = driver_vfail(c->err, c->password, code, fmt, ap);
 	va_end(ap);
-	redact_secrets(c->err);
-	redact_password(c->err, c->password);
-	return code;
+	return r;
 }
 
 static const char *pg_word(const struct pg_word *t, const char *code)
