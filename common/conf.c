@@ -26,7 +26,7 @@ static int conf_fail(struct conf *c, unsigned line, const char *fmt, ...)
 	return 1;
 }
 
-static char *trim(char *s)
+char *conf_trim(char *s)
 {
 	char *end;
 
@@ -64,14 +64,14 @@ static int conf_section_line(struct conf *c, char *line, unsigned lineno)
 	char *type, *name = NULL;
 	struct conf_section *s;
 
-	if (!end || trim(end + 1)[0] != '\0')
+	if (!end || conf_trim(end + 1)[0] != '\0')
 		return conf_fail(c, lineno, "section header is missing its closing ']'");
 	*end = '\0';
-	type = trim(line + 1);
+	type = conf_trim(line + 1);
 	for (char *p = type; *p; p++) {
 		if (isspace((unsigned char)*p)) {
 			*p = '\0';
-			name = trim(p + 1);
+			name = conf_trim(p + 1);
 			break;
 		}
 	}
@@ -100,8 +100,8 @@ static int conf_entry_line(struct conf *c, char *line, unsigned lineno)
 	if (c->nsections == 0)
 		return conf_fail(c, lineno, "'key = value' before any [section]");
 	*eq = '\0';
-	key = trim(line);
-	value = trim(eq + 1);
+	key = conf_trim(line);
+	value = conf_trim(eq + 1);
 	if (!*key)
 		return conf_fail(c, lineno, "missing key before '='");
 	if (unquote(value) < 0)
@@ -121,7 +121,7 @@ static int conf_entry_line(struct conf *c, char *line, unsigned lineno)
 
 static int conf_parse_line(struct conf *c, char *raw, unsigned lineno)
 {
-	char *line = trim(raw);
+	char *line = conf_trim(raw);
 
 	if (!utf8_valid(line))
 		return conf_fail(c, lineno, "not valid UTF-8");

@@ -58,6 +58,8 @@ int conf_load(const char *path, struct conf **ret_c);
 void conf_free(struct conf *c);
 /* Fills target from section s. 0 or 1 with c->error set. Unknown keys are warned about (log_warnx). */
 int conf_apply(struct conf *c, const struct conf_section *s, const struct conf_key *keys, void *target);
+/* Strips leading and trailing white space in place; returns the first character kept. */
+char *conf_trim(char *s);
 /* The line a key was set on in s, or the section's own line when it was not set. */
 unsigned conf_key_line(const struct conf_section *s, const char *key);
 /* The first section of that type, or NULL. */

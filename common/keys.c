@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "conf.h"
 #include "xmalloc.h"
 
 #define KEY_FILE_MAX 4096
@@ -80,18 +81,6 @@ int keys_write(const char *base, const struct curve_key *k, const char *comment,
 	return r;
 }
 
-static char *keys_trim(char *s)
-{
-	char *end;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	end = s + strlen(s);
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n'))
-		*--end = '\0';
-	return s;
-}
-
 /* The fields a key file may set. */
 static const struct {
 	const char *name;
@@ -106,7 +95,7 @@ static int keys_parse_line(const char *path, unsigned lineno, char *line, struct
 {
 	char *eq = strchr(line, '='), *name, *value;
 
-	line = keys_trim(line);
+	line = conf_trim(line);
 	if (!*line || *line == '#')
 		return 0;
 	if (!eq) {
@@ -114,8 +103,8 @@ static int keys_parse_line(const char *path, unsigned lineno, char *line, struct
 		return -EINVAL;
 	}
 	*eq = '\0';
-	name = keys_trim(line);
-	value = keys_trim(eq + 1);
+	name = conf_trim(line);
+	value = conf_trim(eq + 1);
 	for (size_t i = 0; i < sizeof(key_fields) / sizeof(key_fields[0]); i++) {
 		if (strcmp(name, key_fields[i].name) != 0)
 			continue;
