@@ -418,9 +418,6 @@ def mysql_unescape(v):
 
 # -- ODBC ---------------------------------------------------------------------------------------
 
-_PASSWORD_RE = re.compile(r"(?i)(?:^|(?<=[\s;]))(?:password|pwd)\s*=\s*(\{(?:[^}]|\}\})*\}|'(?:[^'\\]|\\.)*'|[^\s;]*);?")
-
-
 def password_from_file(variable):
     """The first line of the file the environment variable names, or None: tests/run.sh hands the
     servers' passwords over in 0600 files, since meson logs the whole environment."""
@@ -440,20 +437,73 @@ def record_secret(password):
             f.write(password.replace("\n", " ") + "\n")
 
 
-def split_password(conninfo):
-    """(conninfo without its password, the password or None): for libpq keyword strings (password=,
-    optionally 'quoted'), the mysql driver's (password=) and ODBC's (PWD=, optionally {braced})."""
-    m = _PASSWORD_RE.search(conninfo)
-    if not m:
+KV_PASSWORD = re.compile(r"""(^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)""", re.I)
+
+
+def _kv_unquote(v):
+    if v.startswith("'") and v.endswith("'"):
+        v = v[1:-1]
+    return re.sub(r"\\(.)", r"\1", v)
+
+
+def _odbc_attrs(conninfo):
+    """[(key, value)] of an ODBC connection string, braces undone."""
+    attrs, i, s = [], 0, conninfo
+    while i < len(s):
+        if s[i] in "; ":
+            i += 1
+            continue
+        eq = s.find("=", i)
+        if eq < 0:
+            break
+        key, i = s[i:eq].strip(), eq + 1
+        if i < len(s) and s[i] == "{":
+            v, i = [], i + 1
+            while i < len(s):
+                if s[i] == "}" and s[i + 1:i + 2] == "}":
+                    v.append("}")
+                    i += 2
+                elif s[i] == "}":
+                    i += 1
+                    break
+                else:
+                    v.append(s[i])
+                    i += 1
+            value = "".join(v)
+        else:
+            end = s.find(";", i)
+            end = len(s) if end < 0 else end
+            value, i = s[i:end], end
+        attrs.append((key, value))
+    return attrs
+
+
+def split_password(driver, conninfo):
+    """(conninfo without its password, the password or None): libpq keyword strings and the mysql
+    driver's (password=, optionally 'quoted'), ODBC's (PWD= or Password=, optionally {braced}).
+    A password found is noted with record_secret."""
+    if driver == "odbc":
+        attrs = _odbc_attrs(conninfo)
+        pw = [v for k, v in attrs if k.lower() in ("pwd", "password")]
+        if not pw:
+            return conninfo, None
+        record_secret(pw[-1])
+        return odbc_connstr(**{k: v for k, v in attrs if k.lower() not in ("pwd", "password")}), pw[-1]
+    m = KV_PASSWORD.search(conninfo)
+    if driver not in ("pg", "mysql") or not m:
         return conninfo, None
-    value = m.group(1)
-    record_secret(value)
-    if value.startswith("{") and value.endswith("}"):
-        value = value[1:-1].replace("}}", "}")
-    elif value.startswith("'") and value.endswith("'"):
-        value = re.sub(r"\\(.)", r"\1", value[1:-1])
-    rest = (conninfo[:m.start()] + conninfo[m.end():]).strip()
-    return re.sub(r"\s{2,}", " ", rest), value
+    rest = (conninfo[:m.start()] + m.group(1) + conninfo[m.end():]).strip()
+    record_secret(_kv_unquote(m.group(2)))
+    return re.sub(r"\s+", " ", rest), _kv_unquote(m.group(2))
+
+
+def secrets_text(passwords):
+    """The secrets file for {source: password}; values quoted, '\\' and '"' escaped."""
+    out = "# prospector-agent secrets: mode 0600\n"
+    for name, pw in passwords.items():
+        q = pw.replace("\\", "\\\\").replace('"', '\\"')
+        out += f'\n[source "{name}"]\npassword = "{q}"\n'
+    return out
 
 
 def odbc_connstr(**pairs):
@@ -665,7 +715,7 @@ class World:
             body += f'\n[source "{name}"]\n'
             for k, v in keys.items():
                 if k == "conninfo":
-                    v, pw = split_password(v)
+                    v, pw = split_password(keys.get("driver"), v)
                     if pw is not None:
                         passwords[name] = pw
                 body += f"{k} = {v}\n"
@@ -681,12 +731,11 @@ class World:
         configurations of one agent never overwrite each other's."""
         digest = hashlib.sha256(repr((agent_id, sorted(passwords.items()))).encode()).hexdigest()[:12]
         path = self.path(f"secrets-{digest}.conf")
+        for pw in passwords.values():
+            record_secret(pw)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for name, pw in passwords.items():
-                record_secret(pw)
-                quoted = pw.replace("\\", "\\\\").replace('"', '\\"')
-                f.write(f'[source "{name}"]\npassword = "{quoted}"\n')
+            f.write(secrets_text(passwords))
         os.chmod(path, 0o600)
         return path
 

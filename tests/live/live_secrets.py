@@ -36,7 +36,8 @@ import sys
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (AGENT, MariaDB, Postgres, Tap, World, dump_json, free_port,  # noqa: E402
-                     odbc_connstr, odbc_drivers, record_secret, require_binaries, run, skip_all)
+                     odbc_connstr, odbc_drivers, record_secret, require_binaries, run, secrets_text, skip_all,
+                     split_password)
 
 DB = "prospector_secrets"
 ROLE = "prospector_secrets"
@@ -52,71 +53,6 @@ def password(tag):
 
 
 # -- moving passwords out of conninfo --------------------------------------------------------------
-
-KV_PASSWORD = re.compile(r"""(^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)""", re.I)
-
-
-def _kv_unquote(v):
-    if v.startswith("'") and v.endswith("'"):
-        v = v[1:-1]
-    return re.sub(r"\\(.)", r"\1", v)
-
-
-def _odbc_attrs(conninfo):
-    """[(key, value)] of an ODBC connection string, braces undone."""
-    attrs, i, s = [], 0, conninfo
-    while i < len(s):
-        if s[i] in "; ":
-            i += 1
-            continue
-        eq = s.find("=", i)
-        if eq < 0:
-            break
-        key, i = s[i:eq].strip(), eq + 1
-        if i < len(s) and s[i] == "{":
-            v, i = [], i + 1
-            while i < len(s):
-                if s[i] == "}" and s[i + 1:i + 2] == "}":
-                    v.append("}")
-                    i += 2
-                elif s[i] == "}":
-                    i += 1
-                    break
-                else:
-                    v.append(s[i])
-                    i += 1
-            value = "".join(v)
-        else:
-            end = s.find(";", i)
-            end = len(s) if end < 0 else end
-            value, i = s[i:end], end
-        attrs.append((key, value))
-    return attrs
-
-
-def split_password(driver, conninfo):
-    """(conninfo without its password, the password or None)."""
-    if driver == "odbc":
-        attrs = _odbc_attrs(conninfo)
-        pw = [v for k, v in attrs if k.lower() in ("pwd", "password")]
-        if not pw:
-            return conninfo, None
-        return odbc_connstr(**{k: v for k, v in attrs if k.lower() not in ("pwd", "password")}), pw[-1]
-    m = KV_PASSWORD.search(conninfo)
-    if driver not in ("pg", "mysql") or not m:
-        return conninfo, None
-    rest = (conninfo[:m.start()] + m.group(1) + conninfo[m.end():]).strip()
-    return re.sub(r"\s+", " ", rest), _kv_unquote(m.group(2))
-
-
-def secrets_text(passwords):
-    """The secrets file for {source: password}; values quoted, '\\' and '"' escaped."""
-    out = "# prospector-agent secrets: mode 0600\n"
-    for name, pw in passwords.items():
-        q = pw.replace("\\", "\\\\").replace('"', '\\"')
-        out += f'\n[source "{name}"]\npassword = "{q}"\n'
-    return out
-
 
 def write_private(w, name, text, mode=0o600):
     """A file of w's with that mode from the start (never readable by others in between)."""
