@@ -101,24 +101,13 @@ static int append_snapshot(struct pass *p, const struct source *src)
 {
 	struct snapshot *snap = NULL;
 	struct wire_source_info info = source_wire_info(src, (uint64_t)state_snapshot_time(p->st, src->conf->name));
-	struct wire_batches *wb;
-	struct buf b;
+	struct state_outbox_target target = { p->st, src->conf->name };
 	int r = state_load_snapshot(p->st, src->conf->name, &snap);
 
 	if (r || !snap)
 		return r ? r : -EIO;
-	wb = wire_batches_build(NULL, snap, NULL, &info, p->max_batch);
-	buf_init(&b);
-	for (size_t i = 0; r == 0 && i < wire_batches_count(wb); i++) {
-		uint64_t seq = state_next_seq(p->st);
-
-		buf_reset(&b);
-		wire_batches_encode(wb, i, state_incarnation(p->st), seq, &b);
-		r = state_outbox_add(p->st, &(struct state_row){ .seq = seq, .source = src->conf->name, .data = b.data,
-								 .len = b.len, .kind = wire_batches_kind(wb, i) });
-	}
-	buf_free(&b);
-	wire_batches_free(wb);
+	r = wire_batches_emit(NULL, snap, NULL, &info, p->max_batch, state_incarnation(p->st),
+			      state_peek_next_seq(p->st), state_outbox_emit, &target, NULL);
 	snapshot_free(snap);
 	return r;
 }

@@ -284,25 +284,19 @@ struct wire_source_info source_wire_info(const struct source *src, uint64_t craw
 	return info;
 }
 
-/* Stores the batches and the snapshot they lead to in one transaction. */
-static int source_commit(struct source *src, struct state *st, const struct wire_batches *wb,
-			 const struct snapshot *snap)
+/* Stores the batches that take old to new, and new, in one transaction. */
+static int source_commit(struct source *src, struct state *st, const struct snapshot *old, const struct snapshot *new,
+			 const struct diff *d, const struct wire_source_info *info, size_t max_batch_bytes,
+			 struct wire_batches_count *ret_count)
 {
-	struct buf b;
+	struct state_outbox_target target = { st, src->conf->name };
 	int r = state_begin(st);
 
-	buf_init(&b);
-	for (size_t i = 0; r == 0 && i < wire_batches_count(wb); i++) {
-		uint64_t seq = state_next_seq(st);
-
-		buf_reset(&b);
-		wire_batches_encode(wb, i, state_incarnation(st), seq, &b);
-		r = state_outbox_add(st, &(struct state_row){ .seq = seq, .source = src->conf->name, .data = b.data,
-							       .len = b.len, .kind = wire_batches_kind(wb, i) });
-	}
-	buf_free(&b);
 	if (r == 0)
-		r = state_put_snapshot(st, snap);
+		r = wire_batches_emit(old, new, d, info, max_batch_bytes, state_incarnation(st), state_peek_next_seq(st),
+				      state_outbox_emit, &target, ret_count);
+	if (r == 0)
+		r = state_put_snapshot(st, new);
 	if (r == 0)
 		return state_commit(st);
 	state_rollback(st);
@@ -314,20 +308,20 @@ static int source_deliver(struct source *src, struct state *st, struct snapshot 
 {
 	struct wire_source_info info = source_wire_info(src, src->status.last_start);
 	struct diff *d = old ? diff_snapshots(old, new) : NULL;
-	struct wire_batches *wb;
+	struct wire_batches_count count;
+	uint64_t t0 = time_now_ms();
+	int r;
 
 	info.mass_drop = mass_drop;
-	wb = wire_batches_build(old, new, d, &info, max_batch_bytes);
-	int r = source_commit(src, st, wb, new);
-
+	r = source_commit(src, st, old, new, d, &info, max_batch_bytes, &count);
 	if (r == 0) {
-		*ret_batches = wire_batches_count(wb);
-		log_info("source %s: %s, %zu %s in %zu batches", src->conf->name, old ? "changed" : "first snapshot",
-			 wire_batches_items(wb), old ? "changed objects" : "objects", *ret_batches);
+		*ret_batches = count.batches;
+		log_info("source %s: %s, %zu %s in %zu batches (crawl %.2f s, store %.2f s)", src->conf->name,
+			 old ? "changed" : "first snapshot", count.items, old ? "changed objects" : "objects",
+			 count.batches, (double)(t0 - src->status.last_start) / 1000, (double)(time_now_ms() - t0) / 1000);
 	} else {
 		snprintf(src->status.error, sizeof(src->status.error), "cannot store the crawl: %s", state_error(st));
 	}
-	wire_batches_free(wb);
 	diff_free(d);
 	return r;
 }

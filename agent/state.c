@@ -32,9 +32,10 @@ static const char schema_sql[] =
 /* The outbox's kind column came after the first release; rows from before count as deltas. */
 static const char migrate_kind_sql[] = "ALTER TABLE outbox ADD COLUMN kind INTEGER NOT NULL DEFAULT 0";
 
+/* what is sometimes a whole statement: its head is enough to tell which one failed. */
 static int state_sqlfail(struct state *st, const char *what)
 {
-	snprintf(st->error, sizeof(st->error), "state.db: %s: %s", what, sqlite3_errmsg(st->db));
+	snprintf(st->error, sizeof(st->error), "state.db: %.120s: %s", what, sqlite3_errmsg(st->db));
 	return -EIO;
 }
 
@@ -250,6 +251,19 @@ int state_outbox_add(struct state *st, const struct state_row *row)
 	rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
 	return rc == SQLITE_DONE ? 0 : state_sqlfail(st, "outbox insert");
+}
+
+int state_outbox_emit(void *ctx, uint64_t seq, int kind, const void *data, size_t len)
+{
+	const struct state_outbox_target *t = ctx;
+
+	if (state_next_seq(t->st) != seq) {
+		snprintf(t->st->error, sizeof(t->st->error), "state.db: batch %llu out of sequence",
+			 (unsigned long long)seq);
+		return -EIO;
+	}
+	return state_outbox_add(t->st, &(struct state_row){ .seq = seq, .source = t->source, .data = data, .len = len,
+							     .kind = kind });
 }
 
 int state_put_snapshot(struct state *st, const struct snapshot *snap)

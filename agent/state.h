@@ -46,6 +46,14 @@ struct state_row {
 };
 
 int state_outbox_add(struct state *st, const struct state_row *row);
+/* Where state_outbox_emit appends: the outbox of one source. */
+struct state_outbox_target {
+	struct state *st;
+	const char *source;
+};
+/* A wire_batch_emit_fn (common/wire_batch.h) appending to the outbox; ctx is a struct
+ * state_outbox_target. The batches must be numbered from state_peek_next_seq on, without gaps. */
+int state_outbox_emit(void *ctx, uint64_t seq, int kind, const void *data, size_t len);
 int state_put_snapshot(struct state *st, const struct snapshot *snap);
 int state_commit(struct state *st);
 void state_rollback(struct state *st);

@@ -16,164 +16,27 @@ static size_t batch_item_limit(size_t max_bytes)
 	return max_bytes > BATCH_OVERHEAD * 2 ? max_bytes - BATCH_OVERHEAD : max_bytes / 2;
 }
 
-struct wire_batches {
-	Prospector__Batch **batches;
-	size_t n, cap;
-	size_t items;
+/*
+ * The batch being filled. A batch goes out (encoded, numbered, handed to emit and freed) as soon as
+ * the next item does not fit, so one batch at a time is held: built all at once, the batches of a
+ * first crawl of 10,000 tables were a second copy of the snapshot, some 200 MB.
+ */
+struct wire_batcher {
+	Prospector__Batch *cur;
+	size_t cur_bytes; /* packed size of what cur holds so far */
 	size_t max_bytes;
-	size_t cur_bytes; /* packed size of what the last batch holds so far */
+	uint64_t incarnation, seq; /* seq: the number the next batch gets */
+	wire_batch_emit_fn emit;
+	void *ctx;
+	int err;                   /* emit's first error; nothing is emitted after it */
+	struct wire_batches_count *count;
 	Prospector__SourceInfo info;
 	ProtobufCBinaryData root;
 	unsigned char root_hash[32];
 	uint64_t crawled_at;
 	bool mass_drop;
-	char *source;
+	const char *source;
 };
-
-static Prospector__Batch *wb_open(struct wire_batches *wb, Prospector__BatchKind kind)
-{
-	Prospector__Batch *b = xmalloc(sizeof(*b));
-
-	prospector__batch__init(b);
-	b->source = wb->source;
-	b->kind = kind;
-	b->has_crawled_at = true;
-	b->crawled_at = wb->crawled_at;
-	b->has_mass_drop = b->mass_drop = wb->mass_drop;
-	if (wb->n == 0)
-		b->info = &wb->info;
-	xgrow(&wb->batches, &wb->cap, wb->n + 1, sizeof(*wb->batches));
-	wb->batches[wb->n++] = b;
-	wb->cur_bytes = 0;
-	return b;
-}
-
-/* The batch an item of the given size goes into: the current one while it fits, else a new one. */
-static Prospector__Batch *wb_batch_for(struct wire_batches *wb, Prospector__BatchKind kind, size_t item)
-{
-	Prospector__Batch *b = wb->n ? wb->batches[wb->n - 1] : NULL;
-	size_t limit = batch_item_limit(wb->max_bytes);
-
-	if (!b || b->kind != kind || (wb->cur_bytes && wb->cur_bytes + item + 8 > limit))
-		b = wb_open(wb, kind);
-	wb->cur_bytes += item + 8;
-	wb->items++;
-	return b;
-}
-
-static void wb_add_change(struct wire_batches *wb, const struct change *c)
-{
-	Prospector__Change *pc = wire_change_from_change(c);
-	Prospector__Batch *b = wb_batch_for(wb, PROSPECTOR__BATCH_KIND__BATCH_DELTA,
-					    prospector__change__get_packed_size(pc));
-
-	b->changes = xreallocarray(b->changes, b->n_changes + 1, sizeof(*b->changes));
-	b->changes[b->n_changes++] = pc;
-}
-
-static void wb_add_object(struct wire_batches *wb, const struct obj *o)
-{
-	Prospector__Object *po = wire_object_from_obj(o);
-	Prospector__Batch *b = wb_batch_for(wb, PROSPECTOR__BATCH_KIND__BATCH_SNAPSHOT_PART,
-					    prospector__object__get_packed_size(po));
-
-	b->objects = xreallocarray(b->objects, b->n_objects + 1, sizeof(*b->objects));
-	b->objects[b->n_objects++] = po;
-}
-
-static void wb_add_obs(struct wire_batches *wb, const struct obj *o)
-{
-	Prospector__ObsUpdate *u = wire_obs_update_from_obj(o);
-	Prospector__Batch *b = wb_batch_for(wb, PROSPECTOR__BATCH_KIND__BATCH_OBS,
-					    prospector__obs_update__get_packed_size(u));
-
-	b->obs = xreallocarray(b->obs, b->n_obs + 1, sizeof(*b->obs));
-	b->obs[b->n_obs++] = u;
-}
-
-/* Observations of objects present in both snapshots with the same schema content. */
-static void wb_add_obs_changes(struct wire_batches *wb, const struct snapshot *old, const struct snapshot *new)
-{
-	for (size_t i = 0; i < new->nobjs; i++) {
-		const struct obj *n = new->objs[i], *o = snapshot_find(old, n->key);
-
-		if (o && memcmp(o->hash, n->hash, sizeof(n->hash)) == 0 && !obj_obs_equal(o, n))
-			wb_add_obs(wb, n);
-	}
-}
-
-static struct wire_batches *wb_new(const struct snapshot *new, const struct wire_source_info *info, size_t max_bytes)
-{
-	struct wire_batches *wb = xcalloc(1, sizeof(*wb));
-
-	wb->max_bytes = max_bytes;
-	wb->source = xstrdup(new->source);
-	wb->crawled_at = info->crawled_at_ms / 1000;
-	wb->mass_drop = info->mass_drop;
-	memcpy(wb->root_hash, new->root, sizeof(wb->root_hash));
-	wb->root.data = wb->root_hash;
-	wb->root.len = sizeof(wb->root_hash);
-	prospector__source_info__init(&wb->info);
-	wb->info.name = wb->source;
-	wb->info.driver = (char *)info->driver;
-	wb->info.department = (char *)info->department;
-	wb->info.system = (char *)info->system;
-	wb->info.has_interval_s = true;
-	wb->info.interval_s = info->interval_s;
-	wb->info.has_root_hash = true;
-	wb->info.root_hash = wb->root;
-	return wb;
-}
-
-struct wire_batches *wire_batches_build(const struct snapshot *old, const struct snapshot *new,
-					const struct diff *d, const struct wire_source_info *info, size_t max_bytes)
-{
-	struct wire_batches *wb = wb_new(new, info, max_bytes);
-
-	if (!old) {
-		for (size_t i = 0; i < new->nobjs; i++)
-			wb_add_object(wb, new->objs[i]);
-		if (wb->n == 0)
-			wb_open(wb, PROSPECTOR__BATCH_KIND__BATCH_SNAPSHOT_PART);
-		wb->batches[wb->n - 1]->kind = PROSPECTOR__BATCH_KIND__BATCH_SNAPSHOT_END;
-	} else {
-		for (size_t i = 0; i < d->nchanges; i++)
-			wb_add_change(wb, &d->changes[i]);
-		wb_add_obs_changes(wb, old, new);
-	}
-	if (wb->n) {
-		wb->batches[wb->n - 1]->has_root_hash = true;
-		wb->batches[wb->n - 1]->root_hash = wb->root;
-	}
-	return wb;
-}
-
-size_t wire_batches_count(const struct wire_batches *wb)
-{
-	return wb->n;
-}
-
-size_t wire_batches_items(const struct wire_batches *wb)
-{
-	return wb->items;
-}
-
-int wire_batches_kind(const struct wire_batches *wb, size_t i)
-{
-	return (int)wb->batches[i]->kind;
-}
-
-void wire_batches_encode(const struct wire_batches *wb, size_t i, uint64_t incarnation, uint64_t seq, struct buf *out)
-{
-	Prospector__Envelope env = PROSPECTOR__ENVELOPE__INIT;
-	Prospector__Batch *b = wb->batches[i];
-
-	b->incarnation = incarnation;
-	b->seq = seq;
-	env.body_case = PROSPECTOR__ENVELOPE__BODY_BATCH;
-	env.batch = b;
-	wire_encode_envelope(&env, out);
-}
 
 static void wb_batch_free(Prospector__Batch *b)
 {
@@ -189,15 +52,151 @@ static void wb_batch_free(Prospector__Batch *b)
 	free(b);
 }
 
-void wire_batches_free(struct wire_batches *wb)
+/* Encodes, numbers and emits the current batch; last gives it the root hash (and ends a snapshot). */
+static void wb_flush(struct wire_batcher *wb, bool last)
 {
-	if (!wb)
+	Prospector__Envelope env = PROSPECTOR__ENVELOPE__INIT;
+	Prospector__Batch *b = wb->cur;
+	struct buf out;
+
+	if (!b)
 		return;
-	for (size_t i = 0; i < wb->n; i++)
-		wb_batch_free(wb->batches[i]);
-	free(wb->batches);
-	free(wb->source);
-	free(wb);
+	if (last) {
+		if (b->kind == PROSPECTOR__BATCH_KIND__BATCH_SNAPSHOT_PART)
+			b->kind = PROSPECTOR__BATCH_KIND__BATCH_SNAPSHOT_END;
+		b->has_root_hash = true;
+		b->root_hash = wb->root;
+	}
+	b->incarnation = wb->incarnation;
+	b->seq = wb->seq;
+	env.body_case = PROSPECTOR__ENVELOPE__BODY_BATCH;
+	env.batch = b;
+	buf_init(&out);
+	wire_encode_envelope(&env, &out);
+	if (wb->err == 0)
+		wb->err = wb->emit(wb->ctx, wb->seq, (int)b->kind, out.data, out.len);
+	buf_free(&out);
+	wb->seq++;
+	wb->count->batches++;
+	wb_batch_free(b);
+	wb->cur = NULL;
+}
+
+static Prospector__Batch *wb_open(struct wire_batcher *wb, Prospector__BatchKind kind)
+{
+	Prospector__Batch *b = xmalloc(sizeof(*b));
+
+	wb_flush(wb, false);
+	prospector__batch__init(b);
+	b->source = (char *)wb->source;
+	b->kind = kind;
+	b->has_crawled_at = true;
+	b->crawled_at = wb->crawled_at;
+	b->has_mass_drop = b->mass_drop = wb->mass_drop;
+	if (wb->count->batches == 0)
+		b->info = &wb->info;
+	wb->cur = b;
+	wb->cur_bytes = 0;
+	return b;
+}
+
+/* The batch an item of the given size goes into: the current one while it fits, else a new one. */
+static Prospector__Batch *wb_batch_for(struct wire_batcher *wb, Prospector__BatchKind kind, size_t item)
+{
+	Prospector__Batch *b = wb->cur;
+	size_t limit = batch_item_limit(wb->max_bytes);
+
+	if (!b || b->kind != kind || (wb->cur_bytes && wb->cur_bytes + item + 8 > limit))
+		b = wb_open(wb, kind);
+	wb->cur_bytes += item + 8;
+	wb->count->items++;
+	return b;
+}
+
+static void wb_add_change(struct wire_batcher *wb, const struct change *c)
+{
+	Prospector__Change *pc = wire_change_from_change(c);
+	Prospector__Batch *b = wb_batch_for(wb, PROSPECTOR__BATCH_KIND__BATCH_DELTA,
+					    prospector__change__get_packed_size(pc));
+
+	b->changes = xreallocarray(b->changes, b->n_changes + 1, sizeof(*b->changes));
+	b->changes[b->n_changes++] = pc;
+}
+
+static void wb_add_object(struct wire_batcher *wb, const struct obj *o)
+{
+	Prospector__Object *po = wire_object_from_obj(o);
+	Prospector__Batch *b = wb_batch_for(wb, PROSPECTOR__BATCH_KIND__BATCH_SNAPSHOT_PART,
+					    prospector__object__get_packed_size(po));
+
+	b->objects = xreallocarray(b->objects, b->n_objects + 1, sizeof(*b->objects));
+	b->objects[b->n_objects++] = po;
+}
+
+static void wb_add_obs(struct wire_batcher *wb, const struct obj *o)
+{
+	Prospector__ObsUpdate *u = wire_obs_update_from_obj(o);
+	Prospector__Batch *b = wb_batch_for(wb, PROSPECTOR__BATCH_KIND__BATCH_OBS,
+					    prospector__obs_update__get_packed_size(u));
+
+	b->obs = xreallocarray(b->obs, b->n_obs + 1, sizeof(*b->obs));
+	b->obs[b->n_obs++] = u;
+}
+
+/* Observations of objects present in both snapshots with the same schema content. */
+static void wb_add_obs_changes(struct wire_batcher *wb, const struct snapshot *old, const struct snapshot *new)
+{
+	for (size_t i = 0; i < new->nobjs && wb->err == 0; i++) {
+		const struct obj *n = new->objs[i], *o = snapshot_find(old, n->key);
+
+		if (o && memcmp(o->hash, n->hash, sizeof(n->hash)) == 0 && !obj_obs_equal(o, n))
+			wb_add_obs(wb, n);
+	}
+}
+
+static void wb_init(struct wire_batcher *wb, const struct snapshot *new, const struct wire_source_info *info)
+{
+	wb->source = new->source;
+	wb->crawled_at = info->crawled_at_ms / 1000;
+	wb->mass_drop = info->mass_drop;
+	memcpy(wb->root_hash, new->root, sizeof(wb->root_hash));
+	wb->root.data = wb->root_hash;
+	wb->root.len = sizeof(wb->root_hash);
+	prospector__source_info__init(&wb->info);
+	wb->info.name = (char *)wb->source;
+	wb->info.driver = (char *)info->driver;
+	wb->info.department = (char *)info->department;
+	wb->info.system = (char *)info->system;
+	wb->info.has_interval_s = true;
+	wb->info.interval_s = info->interval_s;
+	wb->info.has_root_hash = true;
+	wb->info.root_hash = wb->root;
+}
+
+int wire_batches_emit(const struct snapshot *old, const struct snapshot *new, const struct diff *d,
+		      const struct wire_source_info *info, size_t max_bytes, uint64_t incarnation, uint64_t seq,
+		      wire_batch_emit_fn emit, void *ctx, struct wire_batches_count *ret_count)
+{
+	struct wire_batches_count count = { 0 };
+	struct wire_batcher wb = {
+		.max_bytes = max_bytes, .incarnation = incarnation, .seq = seq, .emit = emit, .ctx = ctx, .count = &count,
+	};
+
+	wb_init(&wb, new, info);
+	if (!old) {
+		for (size_t i = 0; i < new->nobjs && wb.err == 0; i++)
+			wb_add_object(&wb, new->objs[i]);
+		if (wb.count->batches == 0 && !wb.cur)
+			wb_open(&wb, PROSPECTOR__BATCH_KIND__BATCH_SNAPSHOT_PART);
+	} else {
+		for (size_t i = 0; i < d->nchanges && wb.err == 0; i++)
+			wb_add_change(&wb, &d->changes[i]);
+		wb_add_obs_changes(&wb, old, new);
+	}
+	wb_flush(&wb, true);
+	if (ret_count)
+		*ret_count = count;
+	return wb.err;
 }
 
 /* --- re-sequencing and splitting stored batches ------------------------------------------------ */

@@ -3,8 +3,8 @@
  *
  * A source's first crawl (or a resync) goes out as SNAPSHOT_PART batches ending in one SNAPSHOT_END;
  * later crawls as DELTA batches of changes, plus one OBS batch when only observations moved. The
- * batches are built before sequence numbers exist: the agent assigns them inside the transaction that
- * stores the outbox (agent/state.h), then encodes each one.
+ * agent builds them inside the transaction that stores them in its outbox (agent/state.h), numbered
+ * from the state's next sequence number on.
  */
 #pragma once
 
@@ -25,21 +25,24 @@ struct wire_source_info {
 	bool mass_drop; /* a second crawl confirmed that this one drops a large share of the source */
 };
 
-struct wire_batches;
-
-/* old may be NULL: then the whole of new goes out as a snapshot. */
-struct wire_batches *wire_batches_build(const struct snapshot *old, const struct snapshot *new,
-					const struct diff *d, const struct wire_source_info *info, size_t max_bytes);
-size_t wire_batches_count(const struct wire_batches *wb);
-/* Number of changes (DELTA) or objects (snapshot) in all batches. */
-size_t wire_batches_items(const struct wire_batches *wb);
-/* The kind of batch i (Prospector__BatchKind). */
-int wire_batches_kind(const struct wire_batches *wb, size_t i);
-void wire_batches_encode(const struct wire_batches *wb, size_t i, uint64_t incarnation, uint64_t seq, struct buf *out);
-void wire_batches_free(struct wire_batches *wb);
-
-/* One encoded batch produced by wire_batch_reseq, numbered seq; 0 or a negative errno. */
+/* One encoded batch, numbered seq; 0 or a negative errno (which stops the producer). */
 typedef int (*wire_batch_emit_fn)(void *ctx, uint64_t seq, int kind, const void *data, size_t len);
+
+struct wire_batches_count {
+	size_t batches;
+	size_t items; /* changes (DELTA), objects (snapshot) and observation updates */
+};
+
+/*
+ * Builds the batches that take old to new (d is their diff), or, old NULL, the whole of new as a
+ * snapshot, and passes each to emit as soon as it is complete, encoded with incarnation and numbered
+ * seq, seq + 1, …: one batch is held in memory at a time, whatever the size of the crawl. Returns
+ * 0, or emit's first error (nothing more is emitted after it). ret_count, when not NULL, says what
+ * was emitted.
+ */
+int wire_batches_emit(const struct snapshot *old, const struct snapshot *new, const struct diff *d,
+		      const struct wire_source_info *info, size_t max_bytes, uint64_t incarnation, uint64_t seq,
+		      wire_batch_emit_fn emit, void *ctx, struct wire_batches_count *ret_count);
 
 /*
  * Gives an encoded batch (as stored in the agent's outbox) the sequence number seq, splitting it

@@ -84,18 +84,6 @@ static void emitted_free(struct emitted *e)
 	e->n = 0;
 }
 
-/* All the batches of a build, encoded from seq on, concatenated into one envelope per batch. */
-static void encode_all(struct wire_batches *wb, uint64_t seq, struct emitted *out)
-{
-	for (size_t i = 0; i < wire_batches_count(wb); i++) {
-		struct buf b;
-
-		buf_init(&b);
-		wire_batches_encode(wb, i, 77, seq + i, &b);
-		collect(out, seq + i, wire_batches_kind(wb, i), b.data, b.len);
-		buf_free(&b);
-	}
-}
 
 /* Checks the parts of a split: sizes, numbering, info first, root last, kinds; returns the keys of
  * their items in order, joined by spaces. */
@@ -153,11 +141,10 @@ static char *keys_of(const struct snapshot *s)
 static void test_reseq_snapshot(const struct snapshot *s)
 {
 	struct wire_source_info info = { .driver = "pg", .interval_s = 60, .crawled_at_ms = 1700000000000ULL };
-	struct wire_batches *wb = wire_batches_build(NULL, s, NULL, &info, 16u << 20);
 	struct emitted one = { 0 }, parts = { 0 };
 	char *want = keys_of(s), *got;
 
-	encode_all(wb, 5, &one);
+	wire_batches_emit(NULL, s, NULL, &info, 16u << 20, 77, 5, collect, &one, NULL);
 	is_int(one.n, 1, "a snapshot built for a 16 MiB limit is one batch");
 	ok(one.msgs[0].len > 150 * 1024, "of more than 150 KiB (%zu bytes)", one.msgs[0].len);
 
@@ -179,14 +166,12 @@ static void test_reseq_snapshot(const struct snapshot *s)
 	is_int(parts.n, 0, "and nothing is emitted");
 	free(want);
 	emitted_free(&one);
-	wire_batches_free(wb);
 }
 
 static void test_reseq_delta(const struct snapshot *old, const struct snapshot *new)
 {
 	struct wire_source_info info = { .driver = "pg", .interval_s = 60 };
 	struct diff *d = diff_snapshots(old, new);
-	struct wire_batches *wb = wire_batches_build(old, new, d, &info, 16u << 20);
 	struct emitted one = { 0 }, parts = { 0 };
 	struct buf want;
 	char *got;
@@ -194,7 +179,7 @@ static void test_reseq_delta(const struct snapshot *old, const struct snapshot *
 	buf_init(&want);
 	for (size_t i = 0; i < d->nchanges; i++)
 		buf_addf(&want, "%s ", (d->changes[i].new ? d->changes[i].new : d->changes[i].old)->key);
-	encode_all(wb, 3, &one);
+	wire_batches_emit(old, new, d, &info, 16u << 20, 77, 3, collect, &one, NULL);
 	is_int(one.n, 1, "a delta of %zu changes is one batch", d->nchanges);
 	wire_batch_reseq(one.msgs[0].data, one.msgs[0].len, 3, 64 * 1024, collect, &parts);
 	ok(parts.n > 1, "split into %zu deltas", parts.n);
@@ -204,7 +189,6 @@ static void test_reseq_delta(const struct snapshot *old, const struct snapshot *
 	buf_free(&want);
 	emitted_free(&parts);
 	emitted_free(&one);
-	wire_batches_free(wb);
 	diff_free(d);
 }
 
@@ -215,23 +199,13 @@ static void commit_crawl(struct state *st, const struct snapshot *old, const str
 {
 	struct wire_source_info info = { .driver = "fixture", .interval_s = 60 };
 	struct diff *d = old ? diff_snapshots(old, s) : NULL;
-	struct wire_batches *wb = wire_batches_build(old, s, d, &info, max);
-	struct buf b;
+	struct state_outbox_target target = { st, s->source };
 
-	buf_init(&b);
 	state_begin(st);
-	for (size_t i = 0; i < wire_batches_count(wb); i++) {
-		uint64_t seq = state_next_seq(st);
-
-		buf_reset(&b);
-		wire_batches_encode(wb, i, state_incarnation(st), seq, &b);
-		state_outbox_add(st, &(struct state_row){ .seq = seq, .source = s->source, .data = b.data, .len = b.len,
-							  .kind = wire_batches_kind(wb, i) });
-	}
+	wire_batches_emit(old, s, d, &info, max, state_incarnation(st), state_peek_next_seq(st), state_outbox_emit,
+			  &target, NULL);
 	state_put_snapshot(st, s);
 	state_commit(st);
-	buf_free(&b);
-	wire_batches_free(wb);
 	diff_free(d);
 }
 

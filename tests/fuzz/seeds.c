@@ -77,6 +77,22 @@ static struct snapshot *load(const char *dir, const char *file)
 	return s;
 }
 
+/* Names each batch stem-what-N after its place in the crawl (numbered from 1). */
+struct seed_namer {
+	const char *stem, *what;
+};
+
+static int seed_emit(void *ctx, uint64_t seq, int kind, const void *data, size_t len)
+{
+	const struct seed_namer *sn = ctx;
+	char *name = xasprintf("%s-%s-%llu", sn->stem, sn->what, (unsigned long long)(seq - 1));
+
+	(void)kind;
+	seed_write(name, data, len);
+	free(name);
+	return 0;
+}
+
 static void seed_batches(const char *stem, const char *what, const struct snapshot *old,
 			 const struct snapshot *new, const struct diff *d)
 {
@@ -84,19 +100,9 @@ static void seed_batches(const char *stem, const char *what, const struct snapsh
 		.driver = "pg", .department = "卫生健康委员会", .system = "人事", .interval_s = 3600,
 		.crawled_at_ms = 1700000000000ULL,
 	};
-	struct wire_batches *wb = wire_batches_build(old, new, d, &info, SEED_BATCH_BYTES);
+	struct seed_namer sn = { stem, what };
 
-	for (size_t i = 0; i < wire_batches_count(wb); i++) {
-		struct buf b;
-		char *name = xasprintf("%s-%s-%zu", stem, what, i);
-
-		buf_init(&b);
-		wire_batches_encode(wb, i, 42, 1 + i, &b);
-		seed_write(name, b.data, b.len);
-		buf_free(&b);
-		free(name);
-	}
-	wire_batches_free(wb);
+	wire_batches_emit(old, new, d, &info, SEED_BATCH_BYTES, 42, 1, seed_emit, &sn, NULL);
 }
 
 /* old's objects, then new's, in one SNAPSHOT_END: what fuzz-wire diffs as catalog and staged. */
