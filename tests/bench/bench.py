@@ -8,21 +8,53 @@ tests/lib/pgserver.sh server), BENCH_MARIADB_CONNINFO and BENCH_MARIADB_OPTION_F
 tests/lib/mariadb.sh server, its password in that 0600 option file). A server whose variables are
 missing is left out.
 
-Per server: loads tests/bench/gen.py's schema (N tables) into a fresh database, then K rounds, each timing
-in turn the agent's full crawl + snapshot + delivery (`prospector-agent --once` with a fresh state
-directory, against a collector with a fresh catalog), the crawl alone (`--dump`), and the
-references: `pg_dump --schema-only` and a raw psql query of pg_attribute, or `mariadb-dump
---no-data`. Figures are medians. One more crawl counts its statements: PostgreSQL logs them
-(log_statement = all on the bench database only; tests/bench/smoke.py reads the log), MariaDB counts them
-in its Questions status variable. Prints "figure | budget | measured | verdict" and writes the
-figures as JSON. Budgets: DESIGN §7; they are set for 10,000 tables, and a smaller run is only
-indicative.
+Per server: loads tests/bench/gen.py's schema (N tables, about 20 columns each) into a fresh
+database, then K rounds, each timing in turn the agent's full crawl + snapshot + delivery
+(`prospector-agent --once` with a fresh state directory, against a collector with a fresh catalog),
+the crawl alone (`--dump`), and the references: `pg_dump --schema-only` and a raw psql query of
+pg_attribute, or `mariadb-dump --no-data`. Figures are medians; peak RSS is the largest of the
+--once runs.
+
+Statements per crawl, on a crawl of their own. PostgreSQL: every statement the agent's session sent
+(log_statement = all on the bench database only; tests/bench/smoke.py reads the log), BEGIN and
+COMMIT included. MariaDB: the server's general log during one `--dump`; the driver connects anew
+for every crawl, so each crawl is one thread of the log, and the figure is one crawl's Query
+commands, SET, START TRANSACTION and COMMIT included (not the protocol's Connect and Quit). A
+--dump crawls MariaDB twice, as a first crawl of a source whose catalog is not transactional is
+settled by a second (agent/source.c); the number of crawls is reported beside it.
+
+PostgreSQL's unchanged cycle (a daemon, not --once): the agent runs as a daemon (interval a few
+times the --once time, at least 5 s; splay 0; the default heartbeat of 30 s) against a fresh
+collector, through a byte-counting TCP relay (tests/bench/relay.py). Its first cycle delivers the
+database. The window opens once the collector has applied all of the first crawl's batches (their
+number is in the agent's log, the applied sequence in `prospector status --json`), the agent has
+then sent nothing for a second, and the next crawl is not yet due (status' next_run); it closes when
+status shows a crawl that started after it opened: the second, unchanged cycle. In the window: the
+history rows written (count of the catalog's history table) and the bytes the agent sent the
+collector, which include the status heartbeat sent after every crawl and ZeroMQ's keep-alive pings
+(every 5 s), CURVE framing included. A second later, while the daemon sleeps until its next cycle,
+its VmRSS (idle RSS; split into RssAnon, the heap, and RssFile, the binary and shared libraries)
+and VmHWM (the daemon's peak over both cycles) from /proc/PID/status.
+
+The C benchmarks of tests/bench, when built: BUILD/tests/bench/bench-diff (diff of two snapshots of
+N×20 columns) and BUILD/tests/bench/bench-collector (initial apply of such a snapshot, change rows
+per second with durable commits, one table's history among many rows), each run with --tables N
+and printing one JSON object: it is kept in the results under the program's name, and its timings
+(keys ending in _ms, _s, _per_s: diff_ms, initial_apply_s, change_rows_per_s, history_query_ms …)
+at the top level as well. Programs not built show as n/a.
+
+Prints "figure | budget | measured | verdict" and writes the figures as JSON. Budgets: DESIGN §7;
+they are set for 10,000 tables (200,000 columns), and a smaller run is only indicative.
 """
 
 import argparse
+from datetime import datetime
 import json
+import math
 import os
 import platform
+import re
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -33,10 +65,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "live"))
 
 import harness  # noqa: E402
 from harness import Tap, World, Postgres  # noqa: E402
+from relay import Relay  # noqa: E402
 import smoke  # noqa: E402
 
 DB = "bench"
-BUDGET = {"pg_ratio": 0.35, "pg_statements": 12, "my_ratio": 0.25, "rss_mb": 64}
+BUDGET = {"pg_ratio": 0.35, "pg_statements": 12, "my_ratio": 0.25, "rss_mb": 64, "idle_rss_mb": 16,
+          "unchanged_history_rows": 0, "unchanged_bytes": 1024, "diff_ms": 150, "initial_apply_s": 5,
+          "change_rows_per_s": 50000, "history_query_ms": 20}
+CYCLE_TIMEOUT = 600  # seconds for a daemon cycle to show in the catalog: only a broken run takes that
 
 
 def timed(argv, env=None, stdout=subprocess.DEVNULL):
@@ -58,24 +94,33 @@ def must(result, what):
 
 
 class Agent:
-    """Fresh state, a fresh catalog and a collector for every measured --once run."""
+    """The agent's runs against the bench database: every --once run and the daemon get fresh state, a
+    fresh catalog and a collector of their own."""
 
     def __init__(self, w, source):
         self.w, self.source, self.n = w, source, 0
 
-    def once(self):
+    def fresh(self):
+        """A fresh catalog, collector port and state directory for the next run."""
         self.n += 1
-        w = self.w
-        w.catalog = w.path(f"catalog-{self.n}.db")
-        w.collector_port = harness.free_port()
-        conf = w.write(f"agent-{self.n}.conf",
-                       w.agent_conf({"bench": self.source}, agent_id="bench-agent",
-                                    state_dir=w.path(f"state-{self.n}")))
-        w.start_collector()
+        self.w.catalog = self.w.path(f"catalog-{self.n}.db")
+        self.w.collector_port = harness.free_port()
+
+    def conf(self, agent_id="bench-agent", port=None, heartbeat="1s", extra="", **source_keys):
+        """The run's agent configuration (enrolling the agent in the catalog), its collector at port or
+        at the world's; extra: more [agent] lines; source_keys: more keys of the source."""
+        return self.w.agent_conf({"bench": dict(self.source, **source_keys)}, agent_id=agent_id,
+                                 state_dir=self.w.path(f"state-{self.n}"), heartbeat=heartbeat,
+                                 collector_port=port, extra=extra)
+
+    def once(self):
+        self.fresh()
+        conf = self.w.write(f"agent-{self.n}.conf", self.conf())
+        self.w.start_collector()
         try:
             return must(timed([harness.AGENT, "-c", conf, "--once", "--timeout", "3600"]), "agent --once")
         finally:
-            w.collector.stop()
+            self.w.collector.stop()
 
     def dump(self):
         self.w.collector_port = self.w.collector_port or harness.free_port()
@@ -108,6 +153,140 @@ def load(argv_client, dialect, tables, env=None):
     return time.monotonic() - t0
 
 
+# -- the daemon's unchanged cycle -------------------------------------------------------------------
+
+def history_rows(catalog):
+    db = sqlite3.connect(f"file:{catalog}?mode=ro", uri=True, timeout=60)
+    try:
+        return db.execute("SELECT count(*) FROM history").fetchone()[0]
+    finally:
+        db.close()
+
+
+def proc_status(pid):
+    """/proc/PID/status as {field: value}; sizes in kB."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+def kb_to_mb(value):
+    return int(value.split()[0]) / 1024.0
+
+
+def unix_ms(rfc3339):
+    """Milliseconds since the epoch of an RFC 3339 UTC time of the CLI's; 0 for none."""
+    return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp() * 1000 if rfc3339 else 0
+
+
+def daemon_status(w, agent_id):
+    """(the agent's status, its source "bench"'s status) from `prospector status --json`."""
+    for agent in w.status().get("agents", []):
+        if agent.get("id") == agent_id:
+            return agent, next((s for s in agent.get("sources", []) if s.get("name") == "bench"), None)
+    return None, None
+
+
+def wait_or_die(proc, cond, what):
+    """Waits for cond() like harness.wait_for; the agent's death or the deadline ends the bench."""
+    value = harness.wait_for(lambda: cond() or (not proc.alive() and "died"), CYCLE_TIMEOUT)
+    if not value or value == "died":
+        raise SystemExit(f"bench: daemon agent: {what} did not happen "
+                         f"({'exited' if not proc.alive() else 'timed out'}):\n{proc.output()[-2000:]}")
+    return value
+
+
+def wait_quiet(relay, quiet=1.0):
+    """Until the agent has sent nothing for quiet seconds: the first cycle's last batch may have a
+    heartbeat right behind it, and that belongs to the first cycle."""
+    while True:
+        before = relay.sent()
+        time.sleep(quiet)
+        if relay.sent() == before:
+            return
+
+
+def crawl_since(w, agent_id, t_ms):
+    """The source's status when it shows a finished crawl that started at t_ms or later, else None."""
+    s = daemon_status(w, agent_id)[1]
+    if s and s.get("last_end") and unix_ms(s["last_start"]) >= t_ms and unix_ms(s["last_end"]) >= t_ms:
+        return s
+    return None
+
+
+def window_start(w, proc, agent_id, relay):
+    """(time in ms, bytes sent so far) at a quiet moment before the next crawl is due, as the
+    agent's last heartbeat announced it; a crawl already due is let finish first."""
+    while True:
+        wait_quiet(relay)
+        t, sent = time.time() * 1000, relay.sent()
+        src = daemon_status(w, agent_id)[1] or {}
+        if unix_ms(src.get("next_run")) > t:
+            return t, sent
+        wait_or_die(proc, lambda: crawl_since(w, agent_id, unix_ms(src.get("last_start")) + 1), "a crawl")
+
+
+def first_cycle(w, proc, agent_id):
+    """Waits until the collector applied every batch of the daemon's first crawl; their number."""
+    first = re.compile(r"source bench: first snapshot, \d+ objects in (\d+) batches")
+    batches = int(wait_or_die(proc, lambda: (m := first.search(proc.output())) and m.group(1), "the first crawl"))
+    wait_or_die(proc, lambda: (daemon_status(w, agent_id)[0] or {}).get("last_seq", 0) >= batches,
+                f"the collector applying all {batches} batches of the first crawl")
+    return batches
+
+
+def unchanged_cycle(w, agent, interval, res, prefix):
+    """The daemon's first cycle (delivery), then its second of an unchanged database: res gets the
+    history rows and bytes of the second, the daemon's idle RSS and peak."""
+    agent_id = "bench-daemon"
+    agent.fresh()
+    relay = Relay(w.collector_port)
+    conf = agent.conf(agent_id, port=relay.port, heartbeat="30s", extra="splay = 0s\n", interval=f"{interval}s")
+    w.start_collector()
+    try:
+        proc = w.start_agent(conf, name=f"agent-daemon-{agent.n}")
+        batches = first_cycle(w, proc, agent_id)
+        t1, sent1 = window_start(w, proc, agent_id, relay)
+        hist1 = history_rows(w.catalog)
+        wait_or_die(proc, lambda: crawl_since(w, agent_id, t1), "a second crawl")
+        t2, sent2, hist2 = time.time() * 1000, relay.sent(), history_rows(w.catalog)
+        time.sleep(1.0)  # the heartbeat after the crawl is out: the daemon sleeps until the next cycle
+        st = proc_status(proc.p.pid)
+        proc.stop()
+    finally:
+        w.collector.stop()
+        relay.close()
+    res.update({f"{prefix}_daemon_interval_s": interval, f"{prefix}_first_cycle_batches": batches,
+                f"{prefix}_unchanged_window_s": (t2 - t1) / 1000, f"{prefix}_unchanged_history_rows": hist2 - hist1,
+                f"{prefix}_unchanged_bytes": sent2 - sent1, f"{prefix}_agent_idle_rss_mb": kb_to_mb(st["VmRSS"]),
+                f"{prefix}_agent_idle_rss_anon_mb": kb_to_mb(st["RssAnon"]),
+                f"{prefix}_agent_idle_rss_file_mb": kb_to_mb(st["RssFile"]),
+                f"{prefix}_agent_daemon_hwm_mb": kb_to_mb(st["VmHWM"])})
+    print(f"  unchanged cycle: {hist2 - hist1} history rows, {sent2 - sent1} bytes in {(t2 - t1) / 1000:.1f} s; "
+          f"idle RSS {kb_to_mb(st['VmRSS']):.1f} MB", flush=True)
+
+
+# -- PostgreSQL --------------------------------------------------------------------------------------
+
+def pg_statements(pg, agent, res):
+    """The statements of one crawl, on a crawl of its own: logging every statement slows the server."""
+    path, read_log = smoke.log_reader(pg)
+    if read_log is None:
+        res["pg_statements"] = None
+        print(f"PostgreSQL: cannot read {path}; no statement count", flush=True)
+        return
+    pg.psql(f"ALTER DATABASE {DB} SET log_statement = 'all'")
+    try:
+        start = len(read_log(0))
+        agent.once()
+        marker = "bench-marker-statements"
+        pg.psql(f"SELECT '{marker}'", db=DB)
+        text = harness.wait_for(lambda: (t := read_log(start).decode("utf-8", "replace")) and marker in t and t,
+                                10) or ""
+        res["pg_statements"] = len([s for s in smoke.statement_lines(text, DB) if marker not in s])
+    finally:
+        pg.psql(f"ALTER DATABASE {DB} RESET log_statement")
+
+
 def bench_pg(w, args, res):
     pg = Postgres(os.environ["BENCH_PG_CONNINFO"])
     env = dict(os.environ, PGCLIENTENCODING="UTF8")
@@ -138,23 +317,50 @@ def bench_pg(w, args, res):
     res["pg_agent_peak_rss_mb"] = max(x[2] for x in r["agent_once"])
     res["pg_ratio_dump"] = res["pg_agent_once_s"] / res["pg_pg_dump_s"]
     res["pg_ratio_attr"] = res["pg_agent_once_s"] / res["pg_psql_attr_s"]
-    # The statement count, on a crawl of its own: logging every statement slows the server down.
-    path, read_log = smoke.log_reader(pg)
-    if read_log is None:
-        res["pg_statements"] = None
-        print(f"PostgreSQL: cannot read {path}; no statement count", flush=True)
-        return
-    pg.psql(f"ALTER DATABASE {DB} SET log_statement = 'all'")
+    pg_statements(pg, agent, res)
+    # Long enough for the first cycle's delivery to end before the second crawl starts (should it
+    # not, the wait simply takes the next crawl), short enough to stay within one heartbeat period.
+    print("PostgreSQL: the daemon's unchanged cycle", flush=True)
+    unchanged_cycle(w, agent, max(5, math.ceil(3 * res["pg_agent_once_s"]) + 2), res, "pg")
+
+
+# -- MariaDB -----------------------------------------------------------------------------------------
+
+def general_log(q, fn):
+    """Runs fn with the server's general log on, into its table; returns {thread id: [(command,
+    argument)]} of every session logged, in order."""
+    saved = q("SELECT @@GLOBAL.log_output").strip()
+    q("SET GLOBAL log_output = 'TABLE'")
+    q("TRUNCATE TABLE mysql.general_log")
+    q("SET GLOBAL general_log = ON")
     try:
-        start = len(read_log(0))
-        agent.once()
-        marker = "bench-marker-statements"
-        pg.psql(f"SELECT '{marker}'", db=DB)
-        text = harness.wait_for(lambda: (t := read_log(start).decode("utf-8", "replace")) and marker in t and t,
-                                10) or ""
-        res["pg_statements"] = len([s for s in smoke.statement_lines(text, DB) if marker not in s])
+        fn()
     finally:
-        pg.psql(f"ALTER DATABASE {DB} RESET log_statement")
+        q("SET GLOBAL general_log = OFF")
+        q(f"SET GLOBAL log_output = '{saved}'")
+    text = q("SELECT thread_id, command_type, REPLACE(REPLACE(CONVERT(argument USING utf8mb4), '\\n', ' '), "
+             "'\\t', ' ') FROM mysql.general_log")
+    q("TRUNCATE TABLE mysql.general_log")
+    threads = {}
+    for line in text.splitlines():
+        tid, command, argument = (line.split("\t", 2) + ["", ""])[:3]
+        threads.setdefault(tid, []).append((command, argument))
+    return threads
+
+
+def my_statements(q, agent, res):
+    """One crawl's statements from the general log of one --dump (each crawl is a session of its own);
+    the sessions that switch the log are ours, not the agent's."""
+    threads = general_log(q, agent.dump)
+    crawls = [[arg for cmd, arg in rows if cmd in ("Query", "Execute")] for rows in threads.values()
+              if not any("general_log" in arg for _, arg in rows) and any(cmd == "Query" for cmd, _ in rows)]
+    counts = [len(c) for c in crawls]
+    res["my_dump_crawls"] = len(crawls)
+    res["my_statements_each_crawl"] = counts
+    res["my_statements"] = counts[0] if counts and len(set(counts)) == 1 else None
+    res["my_statement_list"] = [s[:120] for s in crawls[0]] if crawls else []
+    if res["my_statements"] is None:
+        print(f"MariaDB: the crawls of one --dump sent different numbers of statements: {counts}", flush=True)
 
 
 def bench_mariadb(w, args, res):
@@ -181,48 +387,132 @@ def bench_mariadb(w, args, res):
         res[f"my_{k}_all_s"] = [round(x[0], 4) for x in v]
     res["my_agent_peak_rss_mb"] = max(x[2] for x in r["agent_once"])
     res["my_ratio_dump"] = res["my_agent_once_s"] / res["my_mariadb_dump_s"]
-
-    def questions():
-        return int(q("SHOW GLOBAL STATUS LIKE 'Questions'").split()[1])
-    idle = -questions() + questions()  # what the reading itself adds
-    before = questions()
-    agent.dump()
-    res["my_statements"] = questions() - before - idle
+    my_statements(q, agent, res)
 
 
-def verdict(value, budget):
+# -- the C benchmarks --------------------------------------------------------------------------------
+
+PROGRAMS = ("bench-diff", "bench-collector")
+
+
+def run_program(path, args):
+    """The one JSON object path --tables N printed; raises ValueError saying why there is none."""
+    r = subprocess.run([path, "--tables", str(args.tables)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, encoding="utf-8", errors="replace")
+    try:
+        if r.returncode != 0:
+            raise ValueError(f"exited {r.returncode}")
+        figures = json.loads(r.stdout)
+        if not isinstance(figures, dict):
+            raise ValueError("printed JSON that is not an object")
+        return figures
+    except ValueError as e:
+        raise ValueError(f"{e}: {r.stderr.strip()[-800:]}") from None
+
+
+FIGURE_SUFFIXES = ("_ms", "_s", "_per_s")  # a program's timings; its other keys describe the run
+
+
+def bench_programs(args, res):
+    """Runs each built program of PROGRAMS with --tables N. Its JSON object goes into res under the
+    program's name, and its timings (keys ending in FIGURE_SUFFIXES) into res itself as well.
+    res["programs"] says which ran: ok, not built, or the error."""
+    res["programs"] = {}
+    for name in PROGRAMS:
+        path = os.path.join(harness.BUILD, "tests", "bench", name)
+        if not os.access(path, os.X_OK):
+            res["programs"][name] = "not built"
+            print(f"{name}: not built ({path}); its figures are n/a", flush=True)
+            continue
+        print(f"{name}: running with --tables {args.tables}", flush=True)
+        t0 = time.monotonic()
+        try:
+            figures = run_program(path, args)
+        except ValueError as e:
+            res["programs"][name] = str(e)
+            print(f"{name}: {e}", flush=True)
+            continue
+        print(f"  {name}: done in {time.monotonic() - t0:.1f} s", flush=True)
+        res["programs"][name] = "ok"
+        res[name] = figures
+        res.update({k: v for k, v in figures.items() if k.endswith(FIGURE_SUFFIXES)})
+
+
+# -- the report --------------------------------------------------------------------------------------
+
+def row(label, value, fmt, budget=None, at_least=False):
+    """(figure, budget, measured, verdict); budget None: none set; at_least: a floor, not a ceiling."""
+    shown = "n/a" if value is None else format(value, fmt)
+    if budget is None:
+        return label, "-", shown, ""
+    limit = f"{'>=' if at_least else '<='} {budget}"
     if value is None:
-        return "n/a"
-    return "ok" if value <= budget else "OVER"
+        return label, limit, shown, "n/a"
+    within = value >= budget if at_least else value <= budget
+    return label, limit, shown, "ok" if within else ("UNDER" if at_least else "OVER")
+
+
+def pg_rows(res):
+    g = res.get
+    return [
+        row("PG agent --once (crawl+snapshot+deliver), s", g("pg_agent_once_s"), ".3f"),
+        row("PG agent --dump (crawl only), s", g("pg_agent_dump_s"), ".3f"),
+        row("PG pg_dump --schema-only, s", g("pg_pg_dump_s"), ".3f"),
+        row("PG psql pg_attribute query, s", g("pg_psql_attr_s"), ".3f"),
+        row("PG agent / pg_dump", g("pg_ratio_dump"), ".3f", BUDGET["pg_ratio"]),
+        row("PG agent / pg_attribute query", g("pg_ratio_attr"), ".2f"),
+        row("PG statements per crawl", g("pg_statements"), "d", BUDGET["pg_statements"]),
+        row("PG agent peak RSS (--once), MB", g("pg_agent_peak_rss_mb"), ".1f", BUDGET["rss_mb"]),
+        row("PG unchanged cycle: history rows written", g("pg_unchanged_history_rows"), "d",
+            BUDGET["unchanged_history_rows"]),
+        row(f"PG unchanged cycle: bytes sent ({g('pg_unchanged_window_s') or 0:.0f} s, heartbeats incl.)",
+            g("pg_unchanged_bytes"), "d", BUDGET["unchanged_bytes"]),
+        row("PG agent idle RSS (daemon between cycles), MB", g("pg_agent_idle_rss_mb"), ".1f",
+            BUDGET["idle_rss_mb"]),
+        row("  of which anonymous (heap, stacks), MB", g("pg_agent_idle_rss_anon_mb"), ".1f"),
+        row("  of which file-backed (binary, shared libraries), MB", g("pg_agent_idle_rss_file_mb"), ".1f"),
+        row("PG agent daemon peak RSS (VmHWM), MB", g("pg_agent_daemon_hwm_mb"), ".1f", BUDGET["rss_mb"]),
+    ]
+
+
+def program_rows(res):
+    g = res.get
+    cols = g("bench-diff", {}).get("columns") or res["tables"] * 20
+    history = g("bench-collector", {}).get("history_rows")
+    history = f"{history:,}" if isinstance(history, int) else "the"
+    return [
+        row(f"diff of two {cols:,}-column snapshots, ms", g("diff_ms"), ".1f", BUDGET["diff_ms"]),
+        row("diff of two identical snapshots, ms", g("diff_unchanged_ms"), ".1f"),
+        row(f"collector initial {cols:,}-column apply, s", g("initial_apply_s"), ".3f", BUDGET["initial_apply_s"]),
+        row("collector change rows/s, durable", g("change_rows_per_s"), ",.0f", BUDGET["change_rows_per_s"],
+            at_least=True),
+        row(f"one table's history among {history} history rows, ms", g("history_query_ms"), ".2f",
+            BUDGET["history_query_ms"]),
+        row("  of which its SQL statement, ms", g("history_query_sql_ms"), ".3f"),
+    ]
+
+
+def my_rows(res):
+    g = res.get
+    crawls = g("my_dump_crawls")
+    return [
+        row("MariaDB agent --once, s", g("my_agent_once_s"), ".3f"),
+        row("MariaDB agent --dump (crawl only), s", g("my_agent_dump_s"), ".3f"),
+        row("MariaDB mariadb-dump --no-data, s", g("my_mariadb_dump_s"), ".3f"),
+        row("MariaDB agent / mariadb-dump", g("my_ratio_dump"), ".3f", BUDGET["my_ratio"]),
+        row(f"MariaDB statements per crawl (--dump crawled {crawls or '?'} times)", g("my_statements"), "d"),
+        row("MariaDB agent peak RSS (--once), MB", g("my_agent_peak_rss_mb"), ".1f", BUDGET["rss_mb"]),
+    ]
 
 
 def report(res):
     rows = []
     if "pg_agent_once_s" in res:
-        rows += [
-            ("PG agent --once (crawl+snapshot+deliver), s", "-", f"{res['pg_agent_once_s']:.3f}", ""),
-            ("PG agent --dump (crawl only), s", "-", f"{res['pg_agent_dump_s']:.3f}", ""),
-            ("PG pg_dump --schema-only, s", "-", f"{res['pg_pg_dump_s']:.3f}", ""),
-            ("PG psql pg_attribute query, s", "-", f"{res['pg_psql_attr_s']:.3f}", ""),
-            ("PG agent / pg_dump", f"<= {BUDGET['pg_ratio']}", f"{res['pg_ratio_dump']:.3f}",
-             verdict(res["pg_ratio_dump"], BUDGET["pg_ratio"])),
-            ("PG agent / pg_attribute query", "-", f"{res['pg_ratio_attr']:.2f}", ""),
-            ("PG statements per crawl", f"<= {BUDGET['pg_statements']}", str(res.get("pg_statements")),
-             verdict(res.get("pg_statements"), BUDGET["pg_statements"])),
-            ("PG agent peak RSS, MB", f"<= {BUDGET['rss_mb']}", f"{res['pg_agent_peak_rss_mb']:.1f}",
-             verdict(res["pg_agent_peak_rss_mb"], BUDGET["rss_mb"])),
-        ]
+        rows += pg_rows(res)
+    if "programs" in res:
+        rows += program_rows(res)
     if "my_agent_once_s" in res:
-        rows += [
-            ("MariaDB agent --once, s", "-", f"{res['my_agent_once_s']:.3f}", ""),
-            ("MariaDB agent --dump (crawl only), s", "-", f"{res['my_agent_dump_s']:.3f}", ""),
-            ("MariaDB mariadb-dump --no-data, s", "-", f"{res['my_mariadb_dump_s']:.3f}", ""),
-            ("MariaDB agent / mariadb-dump", f"<= {BUDGET['my_ratio']}", f"{res['my_ratio_dump']:.3f}",
-             verdict(res["my_ratio_dump"], BUDGET["my_ratio"])),
-            ("MariaDB statements per crawl", "-", str(res.get("my_statements")), ""),
-            ("MariaDB agent peak RSS, MB", f"<= {BUDGET['rss_mb']}", f"{res['my_agent_peak_rss_mb']:.1f}",
-             verdict(res["my_agent_peak_rss_mb"], BUDGET["rss_mb"])),
-        ]
+        rows += my_rows(res)
     head = ("figure", "budget", "measured", "verdict")
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(4)]
     for r in [head, tuple("-" * x for x in widths)] + rows:
@@ -232,12 +522,12 @@ def report(res):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--tables", type=int, default=10000)
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--pg-only", action="store_true")
-    ap.add_argument("--mysql-only", action="store_true")
-    ap.add_argument("--out", default=os.path.join(HERE, "results.json"))
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tables", type=int, default=10000, help="tables in the synthetic schema (default 10000)")
+    ap.add_argument("--runs", type=int, default=5, help="timed rounds; figures are medians (default 5)")
+    ap.add_argument("--pg-only", action="store_true", help="PostgreSQL and the C benchmarks only")
+    ap.add_argument("--mysql-only", action="store_true", help="MariaDB only")
+    ap.add_argument("--out", default=os.path.join(HERE, "results.json"), help="where the JSON figures go")
     args = ap.parse_args()
     harness.require_binaries()
     w = World(Tap(), "bench")
@@ -246,6 +536,8 @@ def main():
            "budgets": BUDGET}
     if not args.mysql_only and os.environ.get("BENCH_PG_CONNINFO"):
         bench_pg(w, args, res)
+    if not args.mysql_only:
+        bench_programs(args, res)
     if not args.pg_only and os.environ.get("BENCH_MARIADB_CONNINFO"):
         bench_mariadb(w, args, res)
     report(res)

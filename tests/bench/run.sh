@@ -1,17 +1,30 @@
 #!/usr/bin/env bash
-# The benchmarks of DESIGN §7: the agent's full crawl against pg_dump --schema-only, a raw
-# pg_attribute query and mariadb-dump --no-data on tests/bench/gen.py's synthetic schema, in one run.
+# The benchmarks of DESIGN §7 on tests/bench/gen.py's synthetic schema (about 20 columns a table), in one run:
+#   - the agent's full crawl + snapshot + delivery (--once) against pg_dump --schema-only and a raw
+#     pg_attribute query, or mariadb-dump --no-data; the agent's peak RSS;
+#   - statements per crawl: PostgreSQL's from its statement log, MariaDB's from its general log (one
+#     crawl's session; a --dump crawls MariaDB twice, the second settling the first);
+#   - PostgreSQL's unchanged cycle: the agent as a daemon delivers the database in its first cycle;
+#     its second, of the unchanged database, must write 0 history rows and send <= 1 KB (counted by
+#     a TCP relay between agent and collector, heartbeats and keep-alive pings included); then the
+#     daemon's idle RSS between cycles (VmRSS) and its peak (VmHWM);
+#   - when built, the C benchmarks BUILD/tests/bench/bench-diff (diff of two N x 20-column
+#     snapshots) and bench-collector (initial apply, change rows/s with durable commits, one table's
+#     history among many rows), run with --tables N; n/a when not built.
 #
-#   bash tests/bench/run.sh [--tables N] [--runs K] [--pg-only | --mysql-only]
+#   bash tests/bench/run.sh [--tables N] [--runs K] [--pg-only | --mysql-only] [--out FILE]
 #
 #   --tables N     tables in the synthetic schema (default 10000, about 20 columns each)
 #   --runs K       timed rounds; figures are medians (default 5)
-#   --pg-only      PostgreSQL only;  --mysql-only: MariaDB only
+#   --pg-only      PostgreSQL and the C benchmarks only;  --mysql-only: MariaDB only
+#   --out FILE     where the figures go as JSON (default tests/bench/results.json)
 #
 # Builds in build-bench (BUILD_DIR to change it), starts throwaway servers of its own with
 # tests/lib/pgserver.sh and tests/lib/mariadb.sh (PostgreSQL with a lock table large enough for
-# pg_dump to lock 10,000 tables), runs tests/bench/bench.py, prints "figure | budget | measured | verdict"
-# and writes tests/bench/results.json. The servers are destroyed at exit, however it ends.
+# pg_dump to lock 10,000 tables), runs tests/bench/bench.py (its --help says how each figure is
+# measured), prints "figure | budget | measured | verdict" and writes the JSON figures.
+# Budgets are set for 10,000 tables; a smaller run is only indicative. The servers are destroyed at
+# exit, however it ends.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -22,6 +35,7 @@ tables=10000
 runs=5
 pg=1
 my=1
+out=tests/bench/results.json
 
 usage()
 {
@@ -34,6 +48,7 @@ while [ $# -gt 0 ]; do
 	--runs) runs=$2; shift ;;
 	--pg-only) my=0 ;;
 	--mysql-only) pg=0 ;;
+	--out) out=$2; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "tests/bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
@@ -68,7 +83,15 @@ if [ -f "$build_dir/meson-private/coredata.dat" ]; then
 else
 	meson setup --buildtype=release "$build_dir" >/dev/null
 fi
-ninja -C "$build_dir" >/dev/null
+# ninja reports compiler errors on stdout: keep it, and show it when the build fails.
+build_log=$(mktemp)
+if ! ninja -C "$build_dir" >"$build_log" 2>&1; then
+	cat "$build_log" >&2
+	rm -f "$build_log"
+	echo "tests/bench/run.sh: the build in $build_dir failed" >&2
+	exit 1
+fi
+rm -f "$build_log"
 
 # pg_dump takes a lock on every table in one transaction: 10,000 tables need a lock table of more
 # than the default 64 × max_connections entries.
@@ -112,4 +135,4 @@ fi
 unset PGSERVER_PASSWORD
 
 say "measuring ($tables tables, $runs runs)"
-PROSPECTOR_BUILD="$repo/$build_dir" python3 tests/bench/bench.py "${args[@]}" --out tests/bench/results.json
+PROSPECTOR_BUILD="$repo/$build_dir" python3 tests/bench/bench.py "${args[@]}" --out "$out"
