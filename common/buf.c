@@ -167,10 +167,11 @@ int cursor_varint(struct cursor *c, uint64_t *ret_v)
 	return -EBADMSG;
 }
 
-int cursor_lstr(struct cursor *c, char **ret_s)
+int cursor_lstr_view(struct cursor *c, const char **ret_s, size_t *ret_len)
 {
 	uint64_t n;
 
+	*ret_len = 0;
 	if (c->p < c->end && *c->p == LSTR_NULL) {
 		c->p++;
 		*ret_s = NULL;
@@ -178,7 +179,18 @@ int cursor_lstr(struct cursor *c, char **ret_s)
 	}
 	if (cursor_varint(c, &n) < 0 || n > (uint64_t)(c->end - c->p))
 		return -EBADMSG;
-	*ret_s = xstrndup((const char *)c->p, n);
+	*ret_s = (const char *)c->p;
+	*ret_len = (size_t)n;
 	c->p += n;
 	return 0;
+}
+
+int cursor_lstr(struct cursor *c, char **ret_s)
+{
+	const char *s;
+	size_t n;
+	int r = cursor_lstr_view(c, &s, &n);
+
+	*ret_s = r == 0 && s ? xstrndup(s, n) : NULL;
+	return r;
 }

@@ -38,3 +38,5 @@ struct cursor {
 int cursor_varint(struct cursor *c, uint64_t *ret_v);
 /* Reads a buf_add_lstr string into a fresh allocation (*ret_s is NULL for an encoded NULL). */
 int cursor_lstr(struct cursor *c, char **ret_s);
+/* The same string, not copied: *ret_s points into the data (NULL for a null string), *ret_len bytes. */
+int cursor_lstr_view(struct cursor *c, const char **ret_s, size_t *ret_len);

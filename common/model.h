@@ -53,8 +53,9 @@ enum attr_type {
 #define MODEL_REF_SEP '\x1f'
 #define MODEL_REF_SEP_STR "\x1f"
 
+/* Made by attr_make and freed by attr_free, which say where the name lives. */
 struct attr {
-	char *name;
+	const char *name;
 	char *value;
 };
 
@@ -93,6 +94,10 @@ int model_kind_lookup(const char *name);
 const struct attr_def *model_attr_def(enum obj_kind kind, const char *attr);
 const char *model_severity_name(enum severity sev);
 int model_severity_lookup(const char *name);
+
+/* One attribute, copied from name and value (of nlen and vlen bytes, or up to a NUL before that). */
+struct attr attr_make(const char *name, size_t nlen, const char *value, size_t vlen);
+void attr_free(struct attr *a);
 
 struct obj *obj_new(enum obj_kind kind, const char *key, const char *parent, const char *name);
 void obj_free(struct obj *o);

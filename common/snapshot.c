@@ -238,20 +238,13 @@ static int attrs_decode(struct cursor *c, struct obj *o, bool obs)
 	if (cursor_varint(c, &n) < 0 || n > (uint64_t)(c->end - c->p))
 		return -EBADMSG;
 	for (uint64_t i = 0; i < n; i++) {
-		char *name = NULL, *value = NULL;
-		int r = cursor_lstr(c, &name);
+		const char *name = NULL, *value = NULL;
+		size_t nlen, vlen;
 
-		if (r == 0)
-			r = cursor_lstr(c, &value);
-		if (r == 0 && (!name || !value))
-			r = -EBADMSG;
-		if (r < 0) {
-			free(name);
-			free(value);
-			return r;
-		}
+		if (cursor_lstr_view(c, &name, &nlen) < 0 || cursor_lstr_view(c, &value, &vlen) < 0 || !name || !value)
+			return -EBADMSG;
 		xgrow(list, cap, *n_out + 1, sizeof(**list));
-		(*list)[(*n_out)++] = (struct attr){ .name = name, .value = value };
+		(*list)[(*n_out)++] = attr_make(name, nlen, value, vlen);
 	}
 	obj_sort_attrs(o);
 	for (size_t i = 1; i < *n_out; i++)

@@ -518,9 +518,7 @@ static bool wire_attrs_append(struct attr **a, size_t *n, size_t *cap, Prospecto
 	for (size_t i = 0; i < pn; i++) {
 		if (!pa[i]->name || !pa[i]->value)
 			return false;
-		(*a)[*n].name = xstrdup(pa[i]->name);
-		(*a)[*n].value = xstrdup(pa[i]->value);
-		(*n)++;
+		(*a)[(*n)++] = attr_make(pa[i]->name, SIZE_MAX, pa[i]->value, SIZE_MAX);
 	}
 	return true;
 }
