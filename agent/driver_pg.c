@@ -223,9 +223,12 @@ static const struct pg_family {
 	"AND e.objid = c.oid AND e.deptype = 'e')) "
 
 /* SET LOCAL in one statement. Dates, intervals, floats and names in deparsed expressions
- * (defaults, partition bounds, view definitions) follow these settings, so they are pinned. */
+ * (defaults, partition bounds, view definitions) follow these settings, so they are pinned. The
+ * columns query hashes every column of the database: with the default work_mem of 4 MB its hash
+ * joins spill to temporary files at 200,000 columns (0.9 s against 0.7 s in memory). */
 static const char pg_sql_settings[] =
 	"SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $1, true), "
+	"set_config('work_mem', '32MB', true), "
 	"set_config('client_encoding', $2, true), "
 	"set_config('search_path', 'pg_catalog', true), set_config('DateStyle', 'ISO, YMD', true), "
 	"set_config('IntervalStyle', 'postgres', true), set_config('TimeZone', 'UTC', true), "
@@ -420,7 +423,7 @@ static int pg_comment_cmp(const void *a, const void *b)
 /* Comments are read first and sorted once; each object picks its own up as it is added. */
 static void pg_comment_apply(struct pg_crawl *c, struct obj *o)
 {
-	struct pg_comment probe = { .key = o->key }, *hit;
+	struct pg_comment probe = { .key = (char *)o->key }, *hit; /* only compared */
 
 	if (!c->comments_sorted) {
 		qsort(c->comments, c->ncomments, sizeof(*c->comments), pg_comment_cmp);

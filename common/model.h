@@ -59,11 +59,12 @@ struct attr {
 	char *value;
 };
 
+/* key, parent and name are fixed by obj_new and live in the object's own allocation. */
 struct obj {
 	enum obj_kind kind;
-	char *key;    /* stable inside the source: PostgreSQL "r:16384", "a:16384:3"; never contains MODEL_REF_SEP */
-	char *parent; /* key of the containing object; NULL only for the database */
-	char *name;
+	const char *key;    /* stable inside the source: PostgreSQL "r:16384", "a:16384:3"; never contains MODEL_REF_SEP */
+	const char *parent; /* key of the containing object; NULL only for the database */
+	const char *name;
 	char *path;   /* set by snapshot_finish: source/database/schema/table[.column|#constraint] */
 	struct attr *attrs; /* sorted by name once the snapshot is finished; names unique */
 	size_t nattrs, attrs_cap;
