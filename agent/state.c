@@ -26,6 +26,8 @@ static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS snapshots(source TEXT PRIMARY KEY, root BLOB NOT NULL,"
 	" data BLOB NOT NULL, crawled_at INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS snapshot_chunks(source TEXT NOT NULL, n INTEGER NOT NULL,"
+	" data BLOB NOT NULL, PRIMARY KEY (source, n));"
 	"CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY, source TEXT NOT NULL,"
 	" data BLOB NOT NULL, created INTEGER NOT NULL, kind INTEGER NOT NULL DEFAULT 0);";
 
@@ -196,26 +198,58 @@ const char *state_error(const struct state *st)
 	return st->error;
 }
 
+/*
+ * A snapshot is stored in chunks of SNAPSHOT_CHUNK bytes of its encoding (snapshot_chunks), and
+ * snapshots.data is left empty. Stored as one blob, a crawl of 10,000 tables was held three times
+ * over while it was written: the crawl, its 33 MB encoding, and sqlite's copy of that as a record.
+ * A non-empty snapshots.data is a snapshot stored whole, by an agent from before the chunks.
+ */
+#define SNAPSHOT_CHUNK (1u << 20)
+
+/* Appends the data of a SELECT's rows (first column) to out. */
+static int state_read_blobs(struct state *st, sqlite3_stmt *stmt, struct buf *out)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		buf_add(out, sqlite3_column_blob(stmt, 0), (size_t)sqlite3_column_bytes(stmt, 0));
+	return rc == SQLITE_DONE ? 0 : state_sqlfail(st, "load snapshot");
+}
+
+/* The encoding of source's snapshot into out; 0 with out empty when there is none. */
+static int state_read_snapshot(struct state *st, const char *source, struct buf *out)
+{
+	static const char *const sql[] = {
+		"SELECT data FROM snapshots WHERE source = ?",
+		"SELECT data FROM snapshot_chunks WHERE source = ? ORDER BY n",
+	};
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && out->len == 0 && i < sizeof(sql) / sizeof(*sql); i++) {
+		sqlite3_stmt *stmt;
+
+		if (sqlite3_prepare_v2(st->db, sql[i], -1, &stmt, NULL) != SQLITE_OK)
+			return state_sqlfail(st, "load snapshot");
+		sqlite3_bind_text(stmt, 1, source, -1, SQLITE_TRANSIENT);
+		r = state_read_blobs(st, stmt, out);
+		sqlite3_finalize(stmt);
+	}
+	return r;
+}
+
 int state_load_snapshot(struct state *st, const char *source, struct snapshot **ret_snap)
 {
-	sqlite3_stmt *stmt;
-	int rc, r = 0;
+	struct buf b;
+	int r;
 
 	*ret_snap = NULL;
-	if (sqlite3_prepare_v2(st->db, "SELECT data FROM snapshots WHERE source = ?", -1, &stmt, NULL) != SQLITE_OK)
-		return state_sqlfail(st, "load snapshot");
-	sqlite3_bind_text(stmt, 1, source, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		r = snapshot_decode(sqlite3_column_blob(stmt, 0), (size_t)sqlite3_column_bytes(stmt, 0), ret_snap);
-		if (r) {
-			snprintf(st->error, sizeof(st->error), "state.db: the stored snapshot of '%s' is corrupt", source);
-			r = STATE_E_CORRUPT;
-		}
-	} else if (rc != SQLITE_DONE) {
-		r = state_sqlfail(st, "load snapshot");
+	buf_init(&b);
+	r = state_read_snapshot(st, source, &b);
+	if (r == 0 && b.len && snapshot_decode(b.data, b.len, ret_snap) != 0) {
+		snprintf(st->error, sizeof(st->error), "state.db: the stored snapshot of '%s' is corrupt", source);
+		r = STATE_E_CORRUPT;
 	}
-	sqlite3_finalize(stmt);
+	buf_free(&b);
 	return r;
 }
 
@@ -266,25 +300,50 @@ int state_outbox_emit(void *ctx, uint64_t seq, int kind, const void *data, size_
 							     .kind = kind });
 }
 
-int state_put_snapshot(struct state *st, const struct snapshot *snap)
-{
+/* Where state_write_chunk puts the pieces of an encoding. */
+struct chunk_writer {
+	struct state *st;
 	sqlite3_stmt *stmt;
-	struct buf b;
+	int64_t n;
+};
+
+static int state_write_chunk(void *ctx, const void *data, size_t len)
+{
+	struct chunk_writer *w = ctx;
 	int rc;
 
-	if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO snapshots(source, root, data, crawled_at) VALUES (?, ?, ?, ?)",
+	sqlite3_reset(w->stmt);
+	sqlite3_bind_int64(w->stmt, 2, w->n++);
+	sqlite3_bind_blob(w->stmt, 3, data, (int)len, SQLITE_STATIC);
+	rc = sqlite3_step(w->stmt);
+	return rc == SQLITE_DONE ? 0 : state_sqlfail(w->st, "snapshot store");
+}
+
+int state_put_snapshot(struct state *st, const struct snapshot *snap)
+{
+	struct chunk_writer w = { st, NULL, 0 };
+	sqlite3_stmt *stmt;
+	int rc, r;
+
+	if (state_step(st, "DELETE FROM snapshot_chunks WHERE source = ?", snap->source, 0, NULL) < 0)
+		return -EIO;
+	if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO snapshots(source, root, data, crawled_at) VALUES (?, ?, x'', ?)",
 			       -1, &stmt, NULL) != SQLITE_OK)
 		return state_sqlfail(st, "snapshot store");
-	buf_init(&b);
-	snapshot_encode(snap, &b);
 	sqlite3_bind_text(stmt, 1, snap->source, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_blob(stmt, 2, snap->root, sizeof(snap->root), SQLITE_TRANSIENT);
-	sqlite3_bind_blob(stmt, 3, b.data, (int)b.len, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 4, (int64_t)time_now_ms());
+	sqlite3_bind_int64(stmt, 3, (int64_t)time_now_ms());
 	rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
-	buf_free(&b);
-	return rc == SQLITE_DONE ? 0 : state_sqlfail(st, "snapshot store");
+	if (rc != SQLITE_DONE)
+		return state_sqlfail(st, "snapshot store");
+	if (sqlite3_prepare_v2(st->db, "INSERT INTO snapshot_chunks(source, n, data) VALUES (?, ?, ?)", -1, &w.stmt,
+			       NULL) != SQLITE_OK)
+		return state_sqlfail(st, "snapshot store");
+	sqlite3_bind_text(w.stmt, 1, snap->source, -1, SQLITE_TRANSIENT);
+	r = snapshot_encode_chunks(snap, SNAPSHOT_CHUNK, state_write_chunk, &w);
+	sqlite3_finalize(w.stmt);
+	return r;
 }
 
 int state_commit(struct state *st)
@@ -304,6 +363,8 @@ void state_rollback(struct state *st)
 
 int state_forget_snapshot(struct state *st, const char *source)
 {
+	if (state_step(st, "DELETE FROM snapshot_chunks WHERE source = ?", source, 0, NULL) < 0)
+		return -EIO;
 	return state_step(st, "DELETE FROM snapshots WHERE source = ?", source, 0, NULL);
 }
 

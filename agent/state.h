@@ -54,6 +54,8 @@ struct state_outbox_target {
 /* A wire_batch_emit_fn (common/wire_batch.h) appending to the outbox; ctx is a struct
  * state_outbox_target. The batches must be numbered from state_peek_next_seq on, without gaps. */
 int state_outbox_emit(void *ctx, uint64_t seq, int kind, const void *data, size_t len);
+/* Replaces the stored snapshot of snap's source; several statements: call it between state_begin and
+ * state_commit. */
 int state_put_snapshot(struct state *st, const struct snapshot *snap);
 int state_commit(struct state *st);
 void state_rollback(struct state *st);

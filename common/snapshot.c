@@ -215,13 +215,38 @@ void snapshot_obj_encode(const struct obj *o, struct buf *out)
 	attrs_encode(out, o->obs, o->nobs);
 }
 
-void snapshot_encode(const struct snapshot *s, struct buf *out)
+static void snapshot_encode_head(const struct snapshot *s, struct buf *out)
 {
 	buf_addc(out, SNAPSHOT_FORMAT);
 	buf_add_lstr(out, s->source);
 	buf_add_varint(out, s->nobjs);
+}
+
+void snapshot_encode(const struct snapshot *s, struct buf *out)
+{
+	snapshot_encode_head(s, out);
 	for (size_t i = 0; i < s->nobjs; i++)
 		snapshot_obj_encode(s->objs[i], out);
+}
+
+int snapshot_encode_chunks(const struct snapshot *s, size_t chunk, snapshot_write_fn write, void *ctx)
+{
+	struct buf b;
+	int r = 0;
+
+	buf_init(&b);
+	snapshot_encode_head(s, &b);
+	for (size_t i = 0; r == 0 && i < s->nobjs; i++) {
+		snapshot_obj_encode(s->objs[i], &b);
+		if (b.len >= chunk) {
+			r = write(ctx, b.data, b.len);
+			buf_reset(&b);
+		}
+	}
+	if (r == 0 && b.len)
+		r = write(ctx, b.data, b.len);
+	buf_free(&b);
+	return r;
 }
 
 /*

@@ -72,6 +72,10 @@ void root_hash_final(struct root_hasher *h, unsigned char out[32]);
 void hash_hex(const unsigned char hash[32], char out[65]);
 
 void snapshot_encode(const struct snapshot *s, struct buf *out);
+/* The same encoding in pieces of about chunk bytes (an object is never cut), passed in order to write,
+ * which returns 0 or a negative errno that stops it: a large snapshot's encoding is never held whole. */
+typedef int (*snapshot_write_fn)(void *ctx, const void *data, size_t len);
+int snapshot_encode_chunks(const struct snapshot *s, size_t chunk, snapshot_write_fn write, void *ctx);
 /* One object's share of that encoding (no path, no hash: snapshot_finish rebuilds them). */
 void snapshot_obj_encode(const struct obj *o, struct buf *out);
 /* 0 or -EBADMSG; the whole of data must be one object. */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include "state.h"
@@ -25,6 +26,105 @@ static struct snapshot *one_table(const char *name)
 	snapshot_add(s, &t);
 	snapshot_finish(s);
 	return s;
+}
+
+/* A table of n columns with long Chinese comments: an encoding of several SNAPSHOT_CHUNKs. */
+static struct snapshot *wide_table(int n)
+{
+	struct snapshot *s = one_table("wide");
+
+	for (int i = 1; i <= n; i++) {
+		char key[32], name[32];
+		struct obj *c;
+
+		snprintf(key, sizeof(key), "a:5:%d", i);
+		snprintf(name, sizeof(name), "c%d", i);
+		c = obj_new(OBJ_COLUMN, key, "r:5", name);
+		obj_setf(c, "comment", "第%d列：人员基本信息的说明文字，足够长以便快照分成几块存储。", i);
+		obj_setf(c, "ordinal", "%d", i);
+		snapshot_add(s, &c);
+	}
+	snapshot_finish(s);
+	return s;
+}
+
+static long long count_rows(const char *db, const char *sql)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	long long n = -1;
+
+	if (sqlite3_open(db, &h) == SQLITE_OK && sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(h);
+	return n;
+}
+
+static void exec_sql(const char *db, const char *sql, const void *blob, int len)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+
+	if (sqlite3_open(db, &h) == SQLITE_OK && sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (blob)
+			sqlite3_bind_blob(st, 1, blob, len, SQLITE_STATIC);
+		sqlite3_step(st);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(h);
+}
+
+static bool same_snapshot(const struct snapshot *a, const struct snapshot *b)
+{
+	return a && b && a->nobjs == b->nobjs && memcmp(a->root, b->root, 32) == 0;
+}
+
+/* Snapshots are stored in chunks; one stored whole (by an agent before the chunks) still loads. */
+static void test_chunks(const char *dir)
+{
+	char path[300], db[320], err[512];
+	struct state *st = NULL;
+	struct snapshot *wide = wide_table(30000), *small = one_table("small"), *loaded = NULL;
+	struct buf whole;
+
+	snprintf(path, sizeof(path), "%s/chunks", dir);
+	snprintf(db, sizeof(db), "%s/state.db", path);
+	if (state_open(path, &st, err, sizeof(err)) != 0)
+		return;
+	state_begin(st);
+	state_put_snapshot(st, wide);
+	state_commit(st);
+	ok(count_rows(db, "SELECT count(*) FROM snapshot_chunks WHERE source = 'hr'") > 1,
+	   "a snapshot of 30,000 columns is stored in several chunks");
+	ok(state_load_snapshot(st, "hr", &loaded) == 0 && same_snapshot(loaded, wide), "and loads as it was");
+	snapshot_free(loaded);
+
+	state_begin(st);
+	state_put_snapshot(st, small);
+	state_commit(st);
+	is_int(count_rows(db, "SELECT count(*) FROM snapshot_chunks WHERE source = 'hr'"), 1,
+	       "a smaller one replaces all of its chunks");
+	ok(state_load_snapshot(st, "hr", &loaded) == 0 && same_snapshot(loaded, small), "and loads as it was");
+	snapshot_free(loaded);
+	state_close(st);
+
+	buf_init(&whole);
+	snapshot_encode(wide, &whole);
+	exec_sql(db, "DELETE FROM snapshot_chunks", NULL, 0);
+	exec_sql(db, "UPDATE snapshots SET data = ? WHERE source = 'hr'", whole.data, (int)whole.len);
+	state_open(path, &st, err, sizeof(err));
+	ok(state_load_snapshot(st, "hr", &loaded) == 0 && same_snapshot(loaded, wide),
+	   "a snapshot stored whole, as agents before the chunks did, loads");
+	snapshot_free(loaded);
+	ok(state_forget_snapshot(st, "hr") == 0 && state_load_snapshot(st, "hr", &loaded) == 0 && !loaded,
+	   "and is forgotten");
+	state_close(st);
+	buf_free(&whole);
+	snapshot_free(wide);
+	snapshot_free(small);
 }
 
 int main(void)
@@ -87,6 +187,7 @@ int main(void)
 	fclose(fopen(path, "w"));
 	ok(state_open(path, &st, err, sizeof(err)) < 0 && strstr(err, path), "a state_dir that is a file is refused: %s", err);
 	snapshot_free(snap);
+	test_chunks(dir);
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
 	if (system(path) != 0)
 		return 1;
