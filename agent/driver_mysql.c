@@ -149,6 +149,9 @@ struct my_crawl {
 	bool global_grant, role_active;
 	unsigned unsupported;
 	char unstable[300]; /* why this crawl saw the catalog in motion (DRIVER_E_UNSTABLE), or "" */
+	/* The table of the step's previous row (my_row_of): its schema and name, and the object. */
+	char *row_schema, *row_table;
+	struct obj *row_obj;
 };
 
 static char my_mark; /* the value of a map entry that only records presence */
@@ -347,10 +350,10 @@ static const struct my_constraint_type {
 	enum obj_kind kind;
 	const char *alias;
 } my_constraint_types[] = {
-	{ "PRIMARY KEY", OBJ_PRIMARY_KEY, "uk" },
-	{ "UNIQUE", OBJ_UNIQUE, "uk" },
-	{ "FOREIGN KEY", OBJ_FOREIGN_KEY, "fk" },
-	{ "CHECK", OBJ_CHECK, "ck" },
+	{ "PRIMARY KEY", OBJ_PRIMARY_KEY, "uk:" },
+	{ "UNIQUE", OBJ_UNIQUE, "uk:" },
+	{ "FOREIGN KEY", OBJ_FOREIGN_KEY, "fk:" },
+	{ "CHECK", OBJ_CHECK, "ck:" },
 	{ NULL, 0, NULL },
 };
 
@@ -548,7 +551,7 @@ static int my_error(struct my_crawl *c, const char *what)
 static void my_utf8_fix(char *s)
 {
 	while (*s) {
-		size_t n = utf8_seqlen((const unsigned char *)s);
+		size_t n = (unsigned char)*s < 0x80 ? 1 : utf8_seqlen((const unsigned char *)s);
 
 		if (!n) {
 			*s++ = '?';
@@ -558,16 +561,26 @@ static void my_utf8_fix(char *s)
 	}
 }
 
-/* Appends a name to a key, '\' and '/' escaped (and MODEL_REF_SEP, which a key never holds). */
+/* Appends a name to a key, '\' and '/' escaped (and MODEL_REF_SEP, which a key never holds). Runs
+ * of other bytes go in whole: a key is made for nearly every row the crawl reads. */
 static void my_key_add(struct buf *b, const char *name)
 {
-	for (; *name; name++) {
-		if (*name == '\\' || *name == '/')
-			buf_addc(b, '\\');
-		if (*name == MODEL_REF_SEP)
+	static const char special[] = { '\\', '/', MODEL_REF_SEP, '\0' };
+
+	for (;;) {
+		size_t n = strcspn(name, special);
+
+		buf_add(b, name, n);
+		name += n;
+		if (!*name)
+			return;
+		if (*name == MODEL_REF_SEP) {
 			buf_adds(b, "\\x1f");
-		else
+		} else {
+			buf_addc(b, '\\');
 			buf_addc(b, *name);
+		}
+		name++;
 	}
 }
 
@@ -575,9 +588,13 @@ static void my_key_add(struct buf *b, const char *name)
 static char *my_key(const char *prefix, const char *a, const char *b, const char *c)
 {
 	const char *names[] = { a, b, c };
+	size_t len = strlen(prefix) + 3;
 	struct buf k;
 
+	for (size_t i = 0; i < 3 && names[i]; i++)
+		len += strlen(names[i]);
 	buf_init(&k);
+	xgrow(&k.data, &k.cap, len, 1); /* one allocation, unless a name needs escapes */
 	buf_adds(&k, prefix);
 	for (size_t i = 0; i < 3 && names[i]; i++) {
 		if (i)
@@ -838,6 +855,37 @@ static void my_check_listed(struct my_crawl *c, const char *view, const char *sc
 	}
 }
 
+static void my_row_forget(struct my_crawl *c)
+{
+	free(c->row_schema);
+	free(c->row_table);
+	c->row_schema = c->row_table = NULL;
+	c->row_obj = NULL;
+}
+
+/*
+ * The crawled table or view a row of COLUMNS, STATISTICS or KEY_COLUMN_USAGE is about, or NULL, and
+ * *ret_first (if not NULL): whether the step's previous row was about another. Those views list a
+ * table's rows together, so the lookup and my_check_listed are done on its first row only (COLUMNS
+ * has some 20 a table). Rows in another order would only make it slower.
+ */
+static struct obj *my_row_of(struct my_crawl *c, const char *view, const char *schema, const char *table,
+			     bool *ret_first)
+{
+	bool first = !c->row_schema || strcmp(c->row_table, table) != 0 || strcmp(c->row_schema, schema) != 0;
+
+	if (ret_first)
+		*ret_first = first;
+	if (first) {
+		my_row_forget(c);
+		c->row_schema = xstrdup(schema);
+		c->row_table = xstrdup(table);
+		c->row_obj = my_find(c, "r:", schema, table, NULL);
+		my_check_listed(c, view, schema, table);
+	}
+	return c->row_obj;
+}
+
 /* Every table has columns; one without was being rebuilt when COLUMNS was read. Views are left
  * out (a view over a dropped table has no columns for good), and so are tables the server could
  * not open (no engine): they would fail every crawl. */
@@ -889,10 +937,9 @@ static const struct my_constraint_type *my_constraint_type_lookup(const char *ty
 static struct obj *my_constraint(struct my_crawl *c, const struct my_constraint_type *ct, const char *schema,
 				 const char *table, const char *name)
 {
-	char *alias = xasprintf("%s:", ct->alias), *akey = my_key(alias, schema, table, name), *key;
+	char *akey = my_key(ct->alias, schema, table, name), *key;
 	struct obj *o = my_map_get(&c->map, akey), *t;
 
-	free(alias);
 	if (o || !(t = my_find(c, "r:", schema, table, NULL)) || t->kind != OBJ_TABLE) {
 		free(akey);
 		return o;
@@ -1065,12 +1112,13 @@ static void my_set_collation(struct my_crawl *c, struct obj *o, const struct obj
 
 static int my_row_column(struct my_crawl *c, MYSQL_ROW row)
 {
-	struct obj *t = my_find(c, "r:", row[COL_SCHEMA], row[COL_TABLE], NULL), *o;
+	bool first;
+	struct obj *t = my_row_of(c, "COLUMNS", row[COL_SCHEMA], row[COL_TABLE], &first), *o;
 
-	my_check_listed(c, "COLUMNS", row[COL_SCHEMA], row[COL_TABLE]);
 	if (!t || (t->kind != OBJ_TABLE && t->kind != OBJ_VIEW))
 		return 0;
-	my_mark_put(c, "hascol:", row[COL_SCHEMA], row[COL_TABLE], NULL);
+	if (first)
+		my_mark_put(c, "hascol:", row[COL_SCHEMA], row[COL_TABLE], NULL);
 	o = my_obj_new(c, OBJ_COLUMN, my_key("a:", row[COL_SCHEMA], row[COL_TABLE], row[COL_NAME]), t,
 		       row[COL_NAME]);
 	obj_set(o, "ordinal", row[COL_ORDINAL]);
@@ -1093,12 +1141,13 @@ static struct obj *my_unique(struct my_crawl *c, MYSQL_ROW row)
 	return my_constraint(c, my_constraint_type_lookup(type), row[ST_SCHEMA], row[ST_TABLE], row[ST_INDEX]);
 }
 
-static struct obj *my_index(struct my_crawl *c, MYSQL_ROW row)
+/* An index of table t (NULL: not crawled). */
+static struct obj *my_index(struct my_crawl *c, struct obj *t, MYSQL_ROW row)
 {
-	struct obj *o = my_find(c, "i:", row[ST_SCHEMA], row[ST_TABLE], row[ST_INDEX]), *t;
+	struct obj *o = my_find(c, "i:", row[ST_SCHEMA], row[ST_TABLE], row[ST_INDEX]);
 	char *method;
 
-	if (o || !(t = my_find(c, "r:", row[ST_SCHEMA], row[ST_TABLE], NULL)) || t->kind != OBJ_TABLE)
+	if (o || !t || t->kind != OBJ_TABLE)
 		return o;
 	o = my_obj_new(c, OBJ_INDEX, my_key("i:", row[ST_SCHEMA], row[ST_TABLE], row[ST_INDEX]), t, row[ST_INDEX]);
 	if (row[ST_TYPE]) {
@@ -1137,10 +1186,10 @@ static void my_set_prefix(struct obj *o, MYSQL_ROW row)
 
 static int my_row_index(struct my_crawl *c, MYSQL_ROW row)
 {
-	struct obj *o = strcmp(row[ST_NON_UNIQUE], "0") == 0 ? my_unique(c, row) : my_index(c, row);
+	struct obj *t = my_row_of(c, "STATISTICS", row[ST_SCHEMA], row[ST_TABLE], NULL);
+	struct obj *o = strcmp(row[ST_NON_UNIQUE], "0") == 0 ? my_unique(c, row) : my_index(c, t, row);
 	char *col;
 
-	my_check_listed(c, "STATISTICS", row[ST_SCHEMA], row[ST_TABLE]);
 	if (!o)
 		return 0;
 	if (row[ST_COLUMN]) {
@@ -1163,12 +1212,14 @@ static struct obj *my_foreign_key(struct my_crawl *c, const char *schema, const 
 
 static int my_row_key_column(struct my_crawl *c, MYSQL_ROW row)
 {
-	struct obj *o = my_foreign_key(c, row[KCU_SCHEMA], row[KCU_TABLE], row[KCU_NAME]);
+	struct obj *o;
 	char *key;
 
+	/* Before the foreign key: a table TABLES did not list gets none, and would go unnoticed. */
+	my_row_of(c, "KEY_COLUMN_USAGE", row[KCU_SCHEMA], row[KCU_TABLE], NULL);
+	o = my_foreign_key(c, row[KCU_SCHEMA], row[KCU_TABLE], row[KCU_NAME]);
 	if (!o || !row[KCU_REF_SCHEMA] || !row[KCU_REF_COLUMN])
 		return 0;
-	my_check_listed(c, "KEY_COLUMN_USAGE", row[KCU_SCHEMA], row[KCU_TABLE]);
 	/* The referenced table must be there too, unless its schema is out of sight or seen in part. */
 	if (my_find(c, "n:", row[KCU_REF_SCHEMA], NULL, NULL) && my_schema_covered(c, row[KCU_REF_SCHEMA]))
 		my_check_listed(c, "a foreign key references, and", row[KCU_REF_SCHEMA], row[KCU_REF_TABLE]);
@@ -1309,6 +1360,7 @@ static int my_step_run(struct my_crawl *c, const struct my_step *s)
 		c->unsupported |= q ? q->unsupported : 0;
 		return 0;
 	}
+	my_row_forget(c);
 	if (!s->timeouts)
 		return my_query(c, s, q->sql);
 	sql = xasprintf(q->sql, c->timeout, c->timeout);
@@ -1616,6 +1668,7 @@ static void my_crawl_free(struct my_crawl *c)
 	if (c->conn)
 		mysql_close(c->conn);
 	my_map_free(&c->map);
+	my_row_forget(c);
 	for (size_t i = 0; i < c->nschema_grants; i++)
 		free(c->schema_grants[i]);
 	free(c->schema_grants);
