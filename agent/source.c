@@ -197,15 +197,11 @@ static bool source_under_partial(const struct snapshot *old, const struct obj *o
 
 /* Objects below a partly visible scope that this crawl did not see are carried over from the
  * previous snapshot: their absence is no evidence that they were dropped (DESIGN §3.3). */
-static int source_carry_over(struct source *src, const struct snapshot *old, struct snapshot *new)
+static int source_carry_over(const struct snapshot *old, struct snapshot *new)
 {
 	struct obj **keep = NULL;
 	size_t n = 0, cap = 0;
 
-	for (size_t i = 0; i < new->npartial; i++)
-		snprintf(src->status.warning + strlen(src->status.warning),
-			 sizeof(src->status.warning) - strlen(src->status.warning), "%s%s", i ? "; " : "",
-			 new->partial[i].reason);
 	for (size_t i = 0; old && new->npartial && i < old->nobjs; i++) {
 		const struct obj *o = old->objs[i];
 
@@ -326,17 +322,33 @@ static int source_deliver(struct source *src, struct state *st, struct snapshot 
 	return r;
 }
 
+/* The scopes this crawl saw only in part, for the status. */
+static void source_warn_partial(struct source *src, const struct snapshot *new)
+{
+	src->status.warning[0] = '\0';
+	for (size_t i = 0; i < new->npartial; i++)
+		snprintf(src->status.warning + strlen(src->status.warning),
+			 sizeof(src->status.warning) - strlen(src->status.warning), "%s%s", i ? "; " : "",
+			 new->partial[i].reason);
+}
+
+/* The snapshot, with what a partial scope hid carried over from old. */
+static int source_complete(struct source *src, const struct snapshot *old, struct snapshot *new)
+{
+	if (source_carry_over(old, new) == 0)
+		return 0;
+	snprintf(src->status.error, sizeof(src->status.error), "carrying over unseen objects: %s", new->error);
+	return DRIVER_E_QUERY;
+}
+
 /* A crawl's view of the source: the snapshot, with what a partial scope hid carried over. */
 static int source_observe(struct source *src, const struct snapshot *old, struct snapshot **ret_new)
 {
-	int r;
+	int r = source_snapshot(src, old ? old->root : NULL, ret_new);
 
-	src->status.warning[0] = '\0';
-	r = source_snapshot(src, old ? old->root : NULL, ret_new);
-	if (r == 0 && source_carry_over(src, old, *ret_new) != 0) {
-		snprintf(src->status.error, sizeof(src->status.error), "carrying over unseen objects: %s",
-			 (*ret_new)->error);
-		r = DRIVER_E_QUERY;
+	if (r == 0) {
+		source_warn_partial(src, *ret_new);
+		r = source_complete(src, old, *ret_new);
 	}
 	return r;
 }
@@ -394,30 +406,77 @@ static int source_confirm_drops(struct source *src, const struct snapshot *old, 
 	return r;
 }
 
+/* The stored snapshot, or NULL when there is none or it is corrupt (then the crawl is sent in full:
+ * the collector diffs it against its catalog). */
+static int source_load_old(struct source *src, struct state *st, struct snapshot **ret_old)
+{
+	int r = state_load_snapshot(st, src->conf->name, ret_old);
+
+	if (r == STATE_E_CORRUPT) {
+		log_warnx("%s; sending a full snapshot", state_error(st));
+		r = 0;
+	}
+	if (r)
+		snprintf(src->status.error, sizeof(src->status.error), "%s", state_error(st));
+	return r;
+}
+
+/* True when new hashes, schema and observations, as the stored snapshot does. */
+static bool source_matches_stored(const struct snapshot *new, const struct state_digest *stored)
+{
+	unsigned char obs[32];
+
+	if (!stored->found || !stored->has_obs_root || memcmp(new->root, stored->root, sizeof(new->root)) != 0)
+		return false;
+	snapshot_obs_hash(new, obs);
+	return memcmp(obs, stored->obs_root, sizeof(obs)) == 0;
+}
+
+/* A crawl that differs from the stored snapshot: the old one is loaded, what a partial scope hid is
+ * carried over, a mass drop confirmed, and the changes stored for delivery. */
+static int source_changed(struct source *src, struct state *st, struct snapshot **new, size_t max_batch_bytes,
+			  size_t *ret_batches)
+{
+	struct snapshot *old = NULL;
+	bool mass_drop = false;
+	int r = source_load_old(src, st, &old);
+
+	if (r == 0)
+		r = source_complete(src, old, *new);
+	if (r == 0)
+		r = source_confirm_drops(src, old, new, &mass_drop);
+	if (r == 0 && !source_unchanged(old, *new))
+		r = source_deliver(src, st, old, *new, mass_drop, max_batch_bytes, ret_batches);
+	snapshot_free(old);
+	return r;
+}
+
+/*
+ * Most crawls find nothing new: the crawl is compared with the stored snapshot's hashes first, and
+ * the stored snapshot is loaded only when they differ. Holding both, an unchanged cycle of 10,000
+ * tables needed 274 MB.
+ */
 int source_run(struct source *src, struct state *st, size_t max_batch_bytes, size_t *ret_batches)
 {
-	struct snapshot *new = NULL, *old = NULL;
+	struct snapshot *new = NULL;
+	struct state_digest stored;
 	uint64_t t0 = time_now_ms();
-	bool mass_drop = false;
 	int r;
 
 	*ret_batches = 0;
 	src->status.last_start = t0;
 	src->status.error[0] = '\0';
 	src->status.warning[0] = '\0';
-	r = state_load_snapshot(st, src->conf->name, &old);
-	if (r == STATE_E_CORRUPT) { /* resend in full: the collector diffs it against its catalog */
-		log_warnx("%s; sending a full snapshot", state_error(st));
-		r = 0;
-	}
+	r = state_snapshot_digest(st, src->conf->name, &stored);
 	if (r)
 		snprintf(src->status.error, sizeof(src->status.error), "%s", state_error(st));
 	else
-		r = source_observe(src, old, &new);
-	if (r == 0)
-		r = source_confirm_drops(src, old, &new, &mass_drop);
-	if (r == 0 && !source_unchanged(old, new))
-		r = source_deliver(src, st, old, new, mass_drop, max_batch_bytes, ret_batches);
+		r = source_snapshot(src, stored.found ? stored.root : NULL, &new);
+	if (r == 0) {
+		source_warn_partial(src, new);
+		if (!source_matches_stored(new, &stored))
+			r = source_changed(src, st, &new, max_batch_bytes, ret_batches);
+	}
 	src->status.last_end = time_now_ms();
 	src->status.duration_ms = (uint32_t)(src->status.last_end - t0);
 	src->status.ran = true;
@@ -429,7 +488,6 @@ int source_run(struct source *src, struct state *st, size_t max_batch_bytes, siz
 	} else {
 		source_complain(src);
 	}
-	snapshot_free(old);
 	snapshot_free(new);
 	return r;
 }

@@ -25,14 +25,20 @@ struct state {
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS snapshots(source TEXT PRIMARY KEY, root BLOB NOT NULL,"
-	" data BLOB NOT NULL, crawled_at INTEGER NOT NULL);"
+	" data BLOB NOT NULL, crawled_at INTEGER NOT NULL, obs_root BLOB);"
 	"CREATE TABLE IF NOT EXISTS snapshot_chunks(source TEXT NOT NULL, n INTEGER NOT NULL,"
 	" data BLOB NOT NULL, PRIMARY KEY (source, n));"
 	"CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY, source TEXT NOT NULL,"
 	" data BLOB NOT NULL, created INTEGER NOT NULL, kind INTEGER NOT NULL DEFAULT 0);";
 
-/* The outbox's kind column came after the first release; rows from before count as deltas. */
-static const char migrate_kind_sql[] = "ALTER TABLE outbox ADD COLUMN kind INTEGER NOT NULL DEFAULT 0";
+/* Columns that came after the first release: outbox rows from before count as deltas; snapshots
+ * from before have no observation hash, and are loaded to be compared. */
+static const struct state_column {
+	const char *table, *column, *add_sql;
+} state_columns[] = {
+	{ "outbox", "kind", "ALTER TABLE outbox ADD COLUMN kind INTEGER NOT NULL DEFAULT 0" },
+	{ "snapshots", "obs_root", "ALTER TABLE snapshots ADD COLUMN obs_root BLOB" },
+};
 
 /* what is sometimes a whole statement: its head is enough to tell which one failed. */
 static int state_sqlfail(struct state *st, const char *what)
@@ -81,11 +87,17 @@ static int state_set_meta(struct state *st, const char *key, int64_t value)
 
 static int state_migrate(struct state *st)
 {
-	int64_t has_kind = 0;
+	for (size_t i = 0; i < sizeof(state_columns) / sizeof(*state_columns); i++) {
+		const struct state_column *c = &state_columns[i];
+		char sql[160];
+		int64_t has = 0;
 
-	if (state_step(st, "SELECT count(*) FROM pragma_table_info('outbox') WHERE name = 'kind'", NULL, 0, &has_kind) < 0)
-		return -EIO;
-	return has_kind ? 0 : state_exec(st, migrate_kind_sql);
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM pragma_table_info('%s') WHERE name = '%s'", c->table,
+			 c->column);
+		if (state_step(st, sql, NULL, 0, &has) < 0 || (!has && state_exec(st, c->add_sql) < 0))
+			return -EIO;
+	}
+	return 0;
 }
 
 static int state_init_incarnation(struct state *st)
@@ -237,6 +249,29 @@ static int state_read_snapshot(struct state *st, const char *source, struct buf 
 	return r;
 }
 
+int state_snapshot_digest(struct state *st, const char *source, struct state_digest *ret)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	memset(ret, 0, sizeof(*ret));
+	if (sqlite3_prepare_v2(st->db, "SELECT root, obs_root FROM snapshots WHERE source = ?", -1, &stmt, NULL) !=
+	    SQLITE_OK)
+		return state_sqlfail(st, "load snapshot");
+	sqlite3_bind_text(stmt, 1, source, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(stmt, 0) == sizeof(ret->root)) {
+		memcpy(ret->root, sqlite3_column_blob(stmt, 0), sizeof(ret->root));
+		ret->found = true;
+	}
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(stmt, 1) == sizeof(ret->obs_root)) {
+		memcpy(ret->obs_root, sqlite3_column_blob(stmt, 1), sizeof(ret->obs_root));
+		ret->has_obs_root = true;
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : state_sqlfail(st, "load snapshot");
+}
+
 int state_load_snapshot(struct state *st, const char *source, struct snapshot **ret_snap)
 {
 	struct buf b;
@@ -322,17 +357,21 @@ static int state_write_chunk(void *ctx, const void *data, size_t len)
 int state_put_snapshot(struct state *st, const struct snapshot *snap)
 {
 	struct chunk_writer w = { st, NULL, 0 };
+	unsigned char obs_root[32];
 	sqlite3_stmt *stmt;
 	int rc, r;
 
 	if (state_step(st, "DELETE FROM snapshot_chunks WHERE source = ?", snap->source, 0, NULL) < 0)
 		return -EIO;
-	if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO snapshots(source, root, data, crawled_at) VALUES (?, ?, x'', ?)",
+	if (sqlite3_prepare_v2(st->db,
+			       "INSERT OR REPLACE INTO snapshots(source, root, data, crawled_at, obs_root) VALUES (?, ?, x'', ?, ?)",
 			       -1, &stmt, NULL) != SQLITE_OK)
 		return state_sqlfail(st, "snapshot store");
+	snapshot_obs_hash(snap, obs_root);
 	sqlite3_bind_text(stmt, 1, snap->source, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_blob(stmt, 2, snap->root, sizeof(snap->root), SQLITE_TRANSIENT);
 	sqlite3_bind_int64(stmt, 3, (int64_t)time_now_ms());
+	sqlite3_bind_blob(stmt, 4, obs_root, sizeof(obs_root), SQLITE_TRANSIENT);
 	rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
 	if (rc != SQLITE_DONE)

@@ -54,6 +54,13 @@ struct state_outbox_target {
 /* A wire_batch_emit_fn (common/wire_batch.h) appending to the outbox; ctx is a struct
  * state_outbox_target. The batches must be numbered from state_peek_next_seq on, without gaps. */
 int state_outbox_emit(void *ctx, uint64_t seq, int kind, const void *data, size_t len);
+/* What a stored snapshot hashes to (snapshot.root and snapshot_obs_hash). A snapshot stored by an
+ * agent from before the observation hash has none: load it to compare. */
+struct state_digest {
+	bool found, has_obs_root;
+	unsigned char root[32], obs_root[32];
+};
+int state_snapshot_digest(struct state *st, const char *source, struct state_digest *ret);
 /* Replaces the stored snapshot of snap's source; several statements: call it between state_begin and
  * state_commit. */
 int state_put_snapshot(struct state *st, const struct snapshot *snap);

@@ -136,6 +136,29 @@ static void snapshot_root_hash(struct snapshot *s)
 	root_hash_final(&h, s->root);
 }
 
+void snapshot_obs_hash(const struct snapshot *s, unsigned char out[32])
+{
+	crypto_hash_sha256_state st;
+	struct buf b;
+
+	buf_init(&b);
+	crypto_hash_sha256_init(&st);
+	for (size_t i = 0; i < s->nobjs; i++) {
+		const struct obj *o = s->objs[i];
+
+		buf_reset(&b);
+		buf_add_lstr(&b, o->key);
+		buf_add_varint(&b, o->nobs);
+		for (size_t j = 0; j < o->nobs; j++) {
+			buf_add_lstr(&b, o->obs[j].name);
+			buf_add_lstr(&b, o->obs[j].value);
+		}
+		crypto_hash_sha256_update(&st, (const unsigned char *)b.data, b.len);
+	}
+	crypto_hash_sha256_final(&st, out);
+	buf_free(&b);
+}
+
 int snapshot_finish(struct snapshot *s)
 {
 	int r;

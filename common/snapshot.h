@@ -68,6 +68,10 @@ void root_hash_init(struct root_hasher *h);
 void root_hash_add(struct root_hasher *h, const char *key, const unsigned char hash[32]);
 void root_hash_final(struct root_hasher *h, unsigned char out[32]);
 
+/* A hash over every object's key and observations, in key order: with the root hash, it tells
+ * whether a crawl differs from an earlier one at all, without that one's objects. */
+void snapshot_obs_hash(const struct snapshot *s, unsigned char out[32]);
+
 /* The root hash as 64 lowercase hex characters plus NUL. */
 void hash_hex(const unsigned char hash[32], char out[65]);
 

@@ -88,6 +88,8 @@ static void test_chunks(const char *dir)
 	char path[300], db[320], err[512];
 	struct state *st = NULL;
 	struct snapshot *wide = wide_table(30000), *small = one_table("small"), *loaded = NULL;
+	struct state_digest digest;
+	unsigned char obs[32];
 	struct buf whole;
 
 	snprintf(path, sizeof(path), "%s/chunks", dir);
@@ -101,6 +103,11 @@ static void test_chunks(const char *dir)
 	   "a snapshot of 30,000 columns is stored in several chunks");
 	ok(state_load_snapshot(st, "hr", &loaded) == 0 && same_snapshot(loaded, wide), "and loads as it was");
 	snapshot_free(loaded);
+	snapshot_obs_hash(wide, obs);
+	ok(state_snapshot_digest(st, "hr", &digest) == 0 && digest.found && digest.has_obs_root &&
+		   memcmp(digest.root, wide->root, 32) == 0 && memcmp(digest.obs_root, obs, 32) == 0,
+	   "its digest is its root hash and observation hash");
+	ok(state_snapshot_digest(st, "nope", &digest) == 0 && !digest.found, "no digest without a snapshot");
 
 	state_begin(st);
 	state_put_snapshot(st, small);
@@ -114,8 +121,10 @@ static void test_chunks(const char *dir)
 	buf_init(&whole);
 	snapshot_encode(wide, &whole);
 	exec_sql(db, "DELETE FROM snapshot_chunks", NULL, 0);
-	exec_sql(db, "UPDATE snapshots SET data = ? WHERE source = 'hr'", whole.data, (int)whole.len);
+	exec_sql(db, "UPDATE snapshots SET data = ?, obs_root = NULL WHERE source = 'hr'", whole.data, (int)whole.len);
 	state_open(path, &st, err, sizeof(err));
+	ok(state_snapshot_digest(st, "hr", &digest) == 0 && digest.found && !digest.has_obs_root,
+	   "a snapshot stored without an observation hash has a root but no observation hash");
 	ok(state_load_snapshot(st, "hr", &loaded) == 0 && same_snapshot(loaded, wide),
 	   "a snapshot stored whole, as agents before the chunks did, loads");
 	snapshot_free(loaded);
