@@ -13,7 +13,10 @@ database, then K rounds, each timing in turn the agent's full crawl + snapshot +
 (`prospector-agent --once` with a fresh state directory, against a collector with a fresh catalog),
 the crawl alone (`--dump`), and the references: `pg_dump --schema-only` and a raw psql query of
 pg_attribute, or `mariadb-dump --no-data`. Figures are medians; peak RSS is the largest of the
---once runs.
+--once runs. The budgeted "crawl + snapshot" is the agent's own account in its log of a --once run:
+the crawl, and storing its batches and snapshot durably in the outbox. Delivery is asynchronous
+(the outbox), and the collector's apply has a budget of its own (bench-collector below), so --once's
+wall time, which includes both, is shown beside it without a budget.
 
 Statements per crawl, on a crawl of their own. PostgreSQL: every statement the agent's session sent
 (log_statement = all on the bench database only; tests/bench/smoke.py reads the log), BEGIN and
@@ -76,21 +79,37 @@ CYCLE_TIMEOUT = 600  # seconds for a daemon cycle to show in the catalog: only a
 
 
 def timed(argv, env=None, stdout=subprocess.DEVNULL):
-    """(wall seconds, exit status, peak RSS in MB, stderr tail) of one process."""
+    """(wall seconds, exit status, peak RSS in MB, stderr) of one process."""
     t0 = time.monotonic()
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE, env=env)
     err = p.stderr.read()
     _, status, ru = os.wait4(p.pid, 0)
     p.returncode = os.waitstatus_to_exitcode(status)
     wall = time.monotonic() - t0
-    return wall, p.returncode, ru.ru_maxrss / 1024.0, err.decode("utf-8", "replace")[-800:]
+    return wall, p.returncode, ru.ru_maxrss / 1024.0, err.decode("utf-8", "replace")
 
 
 def must(result, what):
     wall, rc, _, err = result
     if rc != 0:
-        raise SystemExit(f"bench: {what} exited {rc}: {err}")
+        raise SystemExit(f"bench: {what} exited {rc}: {err[-800:]}")
     return result
+
+
+# The agent logs how long a crawl that found something took, and how long storing its batches and
+# snapshot in the outbox took: "source bench: first snapshot, … (crawl 2.13 s, store 0.81 s)".
+PHASES = re.compile(r"\(crawl ([0-9.]+) s, store ([0-9.]+) s\)")
+
+
+def agent_phases(results, res, prefix):
+    """Medians of the crawl and store times the --once runs logged; the crawl + snapshot of DESIGN §7
+    is both: the snapshot is taken when it is durably stored, whatever delivery does after."""
+    phases = [m.groups() for m in (PHASES.search(x[3]) for x in results) if m]
+    if not phases:
+        return
+    res[f"{prefix}_agent_crawl_s"] = median([float(c) for c, _ in phases])
+    res[f"{prefix}_agent_store_s"] = median([float(s) for _, s in phases])
+    res[f"{prefix}_agent_snapshot_s"] = median([float(c) + float(s) for c, s in phases])
 
 
 class Agent:
@@ -315,6 +334,9 @@ def bench_pg(w, args, res):
         res[f"pg_{k}_s"] = median([x[0] for x in v])
         res[f"pg_{k}_all_s"] = [round(x[0], 4) for x in v]
     res["pg_agent_peak_rss_mb"] = max(x[2] for x in r["agent_once"])
+    agent_phases(r["agent_once"], res, "pg")
+    if "pg_agent_snapshot_s" in res:
+        res["pg_ratio_snapshot"] = res["pg_agent_snapshot_s"] / res["pg_pg_dump_s"]
     res["pg_ratio_dump"] = res["pg_agent_once_s"] / res["pg_pg_dump_s"]
     res["pg_ratio_attr"] = res["pg_agent_once_s"] / res["pg_psql_attr_s"]
     pg_statements(pg, agent, res)
@@ -386,6 +408,9 @@ def bench_mariadb(w, args, res):
         res[f"my_{k}_s"] = median([x[0] for x in v])
         res[f"my_{k}_all_s"] = [round(x[0], 4) for x in v]
     res["my_agent_peak_rss_mb"] = max(x[2] for x in r["agent_once"])
+    agent_phases(r["agent_once"], res, "my")
+    if "my_agent_snapshot_s" in res:
+        res["my_ratio_snapshot"] = res["my_agent_snapshot_s"] / res["my_mariadb_dump_s"]
     res["my_ratio_dump"] = res["my_agent_once_s"] / res["my_mariadb_dump_s"]
     my_statements(q, agent, res)
 
@@ -455,12 +480,16 @@ def row(label, value, fmt, budget=None, at_least=False):
 def pg_rows(res):
     g = res.get
     return [
-        row("PG agent --once (crawl+snapshot+deliver), s", g("pg_agent_once_s"), ".3f"),
-        row("PG agent --dump (crawl only), s", g("pg_agent_dump_s"), ".3f"),
+        row("PG agent crawl + snapshot stored (its log), s", g("pg_agent_snapshot_s"), ".3f"),
+        row("  of which the crawl, s", g("pg_agent_crawl_s"), ".3f"),
+        row("  of which storing batches and snapshot, s", g("pg_agent_store_s"), ".3f"),
+        row("PG agent --once (crawl, store, deliver, collector applies), s", g("pg_agent_once_s"), ".3f"),
+        row("PG agent --dump (crawl, printed), s", g("pg_agent_dump_s"), ".3f"),
         row("PG pg_dump --schema-only, s", g("pg_pg_dump_s"), ".3f"),
         row("PG psql pg_attribute query, s", g("pg_psql_attr_s"), ".3f"),
-        row("PG agent / pg_dump", g("pg_ratio_dump"), ".3f", BUDGET["pg_ratio"]),
-        row("PG agent / pg_attribute query", g("pg_ratio_attr"), ".2f"),
+        row("PG agent crawl + snapshot / pg_dump", g("pg_ratio_snapshot"), ".3f", BUDGET["pg_ratio"]),
+        row("PG agent --once / pg_dump", g("pg_ratio_dump"), ".3f"),
+        row("PG agent --once / pg_attribute query", g("pg_ratio_attr"), ".2f"),
         row("PG statements per crawl", g("pg_statements"), "d", BUDGET["pg_statements"]),
         row("PG agent peak RSS (--once), MB", g("pg_agent_peak_rss_mb"), ".1f", BUDGET["rss_mb"]),
         row("PG unchanged cycle: history rows written", g("pg_unchanged_history_rows"), "d",
@@ -496,10 +525,14 @@ def my_rows(res):
     g = res.get
     crawls = g("my_dump_crawls")
     return [
-        row("MariaDB agent --once, s", g("my_agent_once_s"), ".3f"),
-        row("MariaDB agent --dump (crawl only), s", g("my_agent_dump_s"), ".3f"),
+        row("MariaDB agent crawl + snapshot stored (its log), s", g("my_agent_snapshot_s"), ".3f"),
+        row("  of which the crawl (settled: crawled twice), s", g("my_agent_crawl_s"), ".3f"),
+        row("  of which storing batches and snapshot, s", g("my_agent_store_s"), ".3f"),
+        row("MariaDB agent --once (crawl, store, deliver, collector applies), s", g("my_agent_once_s"), ".3f"),
+        row("MariaDB agent --dump (crawl, printed), s", g("my_agent_dump_s"), ".3f"),
         row("MariaDB mariadb-dump --no-data, s", g("my_mariadb_dump_s"), ".3f"),
-        row("MariaDB agent / mariadb-dump", g("my_ratio_dump"), ".3f", BUDGET["my_ratio"]),
+        row("MariaDB agent crawl + snapshot / mariadb-dump", g("my_ratio_snapshot"), ".3f", BUDGET["my_ratio"]),
+        row("MariaDB agent --once / mariadb-dump", g("my_ratio_dump"), ".3f"),
         row(f"MariaDB statements per crawl (--dump crawled {crawls or '?'} times)", g("my_statements"), "d"),
         row("MariaDB agent peak RSS (--once), MB", g("my_agent_peak_rss_mb"), ".1f", BUDGET["rss_mb"]),
     ]
