@@ -12,6 +12,10 @@
  * (message in catalog_error) or a negative errno for a storage failure (-EIO, -EBUSY, -ENOSPC; the
  * sqlite message is in catalog_error too).
  *
+ * The catalog is used from one thread, and runs two of its own: one copies the WAL into the main
+ * file (commits never wait for that checkpoint), one computes a baseline's diff while the objects
+ * are written. Neither takes signals.
+ *
  * The history hash chain: row_hash = SHA-256(prev_hash || encoding), where encoding is, in order,
  * the byte 0x01, then buf_add_varint(observed), buf_add_varint(recorded), buf_add_lstr(agent_id),
  * buf_add_lstr(source), buf_add_varint(seq), buf_add_lstr(key), buf_add_lstr(kind),
@@ -182,8 +186,9 @@ int catalog_key_enroll(struct catalog *c, const char *agent_id, const char *publ
 int catalog_key_revoke(struct catalog *c, const char *agent_id, uint64_t now_ms, int *ret_count);
 /* The collector's policy for readers of the catalog (the CLI), in the meta table. */
 int catalog_meta_set(struct catalog *c, const char *key, const char *value);
-/* Stores one object of a snapshot in parts (SNAPSHOT_PART and SNAPSHOT_END). */
-int catalog_stage_object(struct catalog *c, const struct catalog_batch *b, const struct obj *o);
+/* Stores the objects of one batch of a snapshot sent in parts (SNAPSHOT_PART and SNAPSHOT_END),
+ * collected in part: an unfinished snapshot, a container. */
+int catalog_stage_part(struct catalog *c, const struct catalog_batch *b, const struct snapshot *part);
 /* Forgets what an earlier, unfinished snapshot of the batch's source staged. */
 int catalog_stage_begin(struct catalog *c, const struct catalog_batch *b);
 /*

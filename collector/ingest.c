@@ -555,6 +555,7 @@ static int apply_delta(struct ingest *ing, const struct catalog_batch *cb, const
 static int apply_part(struct ingest *ing, const struct catalog_batch *cb, const Prospector__Batch *b,
 		      struct batch_result *res)
 {
+	struct snapshot *part = snapshot_new(cb->source);
 	int r = b->info ? catalog_stage_begin(ing->cat, cb) : 0;
 
 	for (size_t i = 0; r == 0 && i < b->n_objects; i++) {
@@ -562,9 +563,11 @@ static int apply_part(struct ingest *ing, const struct catalog_batch *cb, const 
 
 		r = object_from(ing, b->objects[i], i, &o);
 		if (r == 0)
-			r = catalog_stage_object(ing->cat, cb, o);
-		obj_free(o);
+			snapshot_add(part, &o);
 	}
+	if (r == 0)
+		r = catalog_stage_part(ing->cat, cb, part);
+	snapshot_free(part);
 	res->nchanges = 0;
 	return r;
 }

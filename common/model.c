@@ -1,5 +1,6 @@
 #include "model.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -209,6 +210,7 @@ struct name_key {
 
 static const char **names;
 static size_t nnames;
+static pthread_once_t names_once = PTHREAD_ONCE_INIT;
 
 static int name_sort_cmp(const void *a, const void *b)
 {
@@ -221,7 +223,7 @@ static void names_add(const char *name, size_t *cap)
 	names[nnames++] = name;
 }
 
-/* Every name once, sorted, on first use (the agent and the collector are single-threaded). */
+/* Every name once, sorted, on first use (once: the collector diffs on a thread of its own). */
 static void names_init(void)
 {
 	size_t cap = 0, n = 0;
@@ -253,8 +255,7 @@ static const char *model_name(const char *s, size_t n)
 	struct name_key k = { s, n };
 	const char **hit;
 
-	if (!names)
-		names_init();
+	pthread_once(&names_once, names_init);
 	hit = bsearch(&k, names, nnames, sizeof(*names), name_find_cmp);
 	return hit ? *hit : NULL;
 }

@@ -1,8 +1,9 @@
 /*
  * The catalog store: a first snapshot becomes the baseline (objects, edges, ADD history), deltas
- * add, alter, rename (a table rename moves its descendants' paths) and drop, observations never
- * make history, a resync applies only the difference, a staged snapshot with the wrong root is
- * refused, and the history hash chain links and recomputes, across a reopen too.
+ * add, alter, rename and move (a table rename or move takes its descendants' paths along) and drop,
+ * observations never make history, a resync applies only the difference, a staged snapshot with the
+ * wrong root or a staged part that does not decode is refused, and the history hash chain links and
+ * recomputes, across a reopen too.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -32,9 +33,10 @@ struct variant {
 	bool view;                /* r:40 */
 	const char *dept_comment; /* r:20 */
 	const char *events_rows;  /* obs of r:60 */
+	bool moved;               /* r:70 in schema n:2 */
 };
 
-static const struct variant base = { "employees", "dept_id", NULL, true, NULL, "5" };
+static const struct variant base = { "employees", "dept_id", NULL, true, NULL, "5", false };
 
 static struct obj *add(struct snapshot *s, enum obj_kind kind, const char *key, const char *parent,
 		       const char *name)
@@ -90,7 +92,9 @@ static struct snapshot *build(const struct variant *v)
 	obj_set_obs(o, "rows", v->events_rows);
 	o = add(s, OBJ_TABLE, "r:61", "r:60", "events_2024");
 	obj_set(o, "partition_bound", "FOR VALUES FROM (2024) TO (2025)");
-	add(s, OBJ_TABLE, "r:70", "n:1", "employees2");
+	if (v->moved)
+		add(s, OBJ_SCHEMA, "n:2", "d:1", "archive");
+	add(s, OBJ_TABLE, "r:70", v->moved ? "n:2" : "n:1", "employees2");
 	add_column(s, "a:70:1", "r:70", "x", "integer", true);
 	if (snapshot_finish(s) != 0) {
 		fprintf(stderr, "snapshot: %s\n", s->error);
@@ -178,8 +182,8 @@ static int apply_snapshot(struct catalog *c, const struct snapshot *s, uint64_t 
 	struct catalog_batch b = batch(seq);
 	int r = catalog_begin(c);
 
-	for (size_t i = 0; r == 0 && i < s->nobjs; i++)
-		r = catalog_stage_object(c, &b, s->objs[i]);
+	if (r == 0)
+		r = catalog_stage_part(c, &b, s);
 	if (r == 0)
 		r = catalog_snapshot_end(c, &b, root, ret_n);
 	if (r == 0 || r == CATALOG_E_STAGED_INVALID) {
@@ -324,6 +328,18 @@ static void test_deltas(struct catalog *c, struct snapshot **cur)
 	is_str(path_of("r:70"), "hr/hrdb/public/employees2", "a table whose name starts alike is left alone");
 	is_str(path_of("a:70:1"), "hr/hrdb/public/employees2.x", "and its column");
 
+	v.moved = true;
+	next = build(&v);
+	is_int(apply_diff(c, *cur, next, 20), 0, "delta: move a table to another schema");
+	is_str(q_str("SELECT parent || ' ' || path FROM objects WHERE key = 'r:70'"), "n:2 hr/hrdb/archive/employees2",
+	       "its parent and path");
+	is_str(path_of("a:70:1"), "hr/hrdb/archive/employees2.x", "its column's path follows");
+	is_int(apply_diff(c, next, *cur, 21), 0, "delta: and back");
+	snapshot_free(next);
+	is_str(q_str("SELECT parent || ' ' || path FROM objects WHERE key = 'r:70'"), "n:1 hr/hrdb/public/employees2",
+	       "its parent and path again");
+	v.moved = false;
+
 	v.email_type = NULL;
 	v.view = false;
 	next = build(&v);
@@ -381,6 +397,47 @@ static void test_resync(struct catalog *c, struct snapshot **cur)
 	       "the snapshot's observations win over older ones");
 	snapshot_free(*cur);
 	*cur = next;
+}
+
+/* Replaces every staged part with bytes, as another connection (another version) could have. */
+static void stage_overwrite(const void *bytes, size_t len)
+{
+	sqlite3 *rw = NULL;
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_open(dbpath, &rw) == SQLITE_OK &&
+	    sqlite3_prepare_v2(rw, "UPDATE staging SET object = ?1", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_blob(st, 1, bytes, (int)len, SQLITE_STATIC);
+		sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(rw);
+}
+
+/* A staged part that does not decode (damaged, or a row of one object as an older collector staged
+ * them) refuses the snapshot like a wrong root: nothing applied, staging cleared. */
+static void test_stage_corrupt(struct catalog *c, const struct snapshot *cur)
+{
+	struct catalog_batch b = batch(9);
+	long long h0 = history_count();
+	struct buf one;
+	size_t n = 99;
+
+	catalog_begin(c);
+	is_int(catalog_stage_part(c, &b, cur), 0, "a snapshot staged as one part");
+	is_int(q_int("SELECT count(*) FROM staging"), 0, "not visible before its commit");
+	is_int(catalog_commit(c), 0, "committed");
+	is_int(q_int("SELECT count(*) FROM staging"), 1, "one row");
+	buf_init(&one);
+	snapshot_obj_encode(cur->objs[0], &one);
+	stage_overwrite(one.data, one.len);
+	buf_free(&one);
+	catalog_begin(c);
+	is_int(catalog_snapshot_end(c, &b, cur->root, &n), CATALOG_E_STAGED_INVALID, "a part that does not decode is refused");
+	ok(strstr(catalog_error(c), "corrupt") != NULL, "and says why: %s", catalog_error(c));
+	is_int(catalog_commit(c), 0, "the refusal commits");
+	is_int(history_count(), h0, "nothing applied");
+	is_int(q_int("SELECT count(*) FROM staging"), 0, "staging cleared");
 }
 
 static void test_applied(struct catalog *c)
@@ -642,6 +699,7 @@ int main(void)
 	test_deltas(c, &cur);
 	test_obs(c);
 	test_resync(c, &cur);
+	test_stage_corrupt(c, cur);
 	test_applied(c);
 	test_chain("after deltas and a resync");
 	test_append_only();
