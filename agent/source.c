@@ -234,6 +234,8 @@ static int source_settle(struct source *src, struct snapshot **snap)
 			snapshot_free(again);
 			return 0;
 		}
+		log_info("source %s: two crawls in a row differ (the schema changed while it was read); crawling again",
+			 src->conf->name);
 		snapshot_free(*snap);
 		*snap = again;
 	}

@@ -137,9 +137,14 @@ class Agent:
         conf = self.w.write(f"agent-{self.n}.conf", self.conf())
         self.w.start_collector()
         try:
-            return must(timed([harness.AGENT, "-c", conf, "--once", "--timeout", "3600"]), "agent --once")
+            result = must(timed([harness.AGENT, "-c", conf, "--once", "--timeout", "3600"]), "agent --once")
         finally:
             self.w.collector.stop()
+        # What the agent said of its source (the crawl and store times, a settle or a warning).
+        for line in result[3].splitlines():
+            if "source bench" in line:
+                print(f"    {line}", flush=True)
+        return result
 
     def dump(self):
         self.w.collector_port = self.w.collector_port or harness.free_port()
