@@ -116,25 +116,30 @@ class Agent:
     """The agent's runs against the bench database: every --once run and the daemon get fresh state, a
     fresh catalog and a collector of their own."""
 
-    def __init__(self, w, source):
-        self.w, self.source, self.n = w, source, 0
+    def __init__(self, w, name, source):
+        self.w, self.name, self.source, self.n = w, name, source, 0
+
+    def run_name(self):
+        """The run's files: named after the server too, so that the MariaDB runs never pick up the state a
+        PostgreSQL run left (a state of another database makes a --once a mass drop, not a first crawl)."""
+        return f"{self.name}-{self.n}"
 
     def fresh(self):
         """A fresh catalog, collector port and state directory for the next run."""
         self.n += 1
-        self.w.catalog = self.w.path(f"catalog-{self.n}.db")
+        self.w.catalog = self.w.path(f"catalog-{self.run_name()}.db")
         self.w.collector_port = harness.free_port()
 
     def conf(self, agent_id="bench-agent", port=None, heartbeat="1s", extra="", **source_keys):
         """The run's agent configuration (enrolling the agent in the catalog), its collector at port or
         at the world's; extra: more [agent] lines; source_keys: more keys of the source."""
         return self.w.agent_conf({"bench": dict(self.source, **source_keys)}, agent_id=agent_id,
-                                 state_dir=self.w.path(f"state-{self.n}"), heartbeat=heartbeat,
+                                 state_dir=self.w.path(f"state-{self.run_name()}"), heartbeat=heartbeat,
                                  collector_port=port, extra=extra)
 
     def once(self):
         self.fresh()
-        conf = self.w.write(f"agent-{self.n}.conf", self.conf())
+        conf = self.w.write(f"agent-{self.run_name()}.conf", self.conf())
         self.w.start_collector()
         try:
             result = must(timed([harness.AGENT, "-c", conf, "--once", "--timeout", "3600"]), "agent --once")
@@ -148,8 +153,8 @@ class Agent:
 
     def dump(self):
         self.w.collector_port = self.w.collector_port or harness.free_port()
-        conf = self.w.write("agent-dump.conf", self.w.agent_conf(
-            {"bench": self.source}, agent_id="bench-agent", state_dir=self.w.path("state-dump")))
+        conf = self.w.write(f"agent-dump-{self.name}.conf", self.w.agent_conf(
+            {"bench": self.source}, agent_id="bench-agent", state_dir=self.w.path(f"state-dump-{self.name}")))
         return must(timed([harness.AGENT, "-c", conf, "--dump", "bench"]), "agent --dump")
 
 
@@ -322,7 +327,7 @@ def bench_pg(w, args, res):
     res["pg_columns"] = int(pg.psql("SELECT count(*) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
                                     "WHERE c.relnamespace::regnamespace::text LIKE 'bench%' AND c.relkind = 'r' "
                                     "AND a.attnum > 0 AND NOT a.attisdropped", db=DB).stdout)
-    agent = Agent(w, {"driver": "pg", "conninfo": conninfo})
+    agent = Agent(w, "pg", {"driver": "pg", "conninfo": conninfo})
     attr_sql = ("SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
                 "col_description(c.oid, a.attnum) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
                 "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE a.attnum > 0 AND NOT a.attisdropped "
@@ -402,7 +407,7 @@ def bench_mariadb(w, args, res):
     print(f"MariaDB: loading {args.tables} tables", flush=True)
     res["my_load_s"] = load(client, "mariadb", args.tables)
     res["my_version"] = q("SELECT VERSION()").strip()
-    agent = Agent(w, {"driver": "mysql", "conninfo": os.environ["BENCH_MARIADB_CONNINFO"]})
+    agent = Agent(w, "mariadb", {"driver": "mysql", "conninfo": os.environ["BENCH_MARIADB_CONNINFO"]})
     r = rounds(args.runs, {
         "agent_once": agent.once,
         "agent_dump": agent.dump,
