@@ -580,7 +580,7 @@ static int collect_cmd(void *ctx, const struct catalog_command *cmd)
 
 static void test_upgrade(void)
 {
-	char path[300], err[512];
+	char path[300], err[512] = "";
 	struct catalog *c = NULL;
 	struct buf b;
 	sqlite3 *db;
