@@ -57,39 +57,19 @@ static int pass_scan_source(void *ctx, const struct state_source_usage *u)
 	return 0;
 }
 
-/* The row being rewritten, for the emit callback. */
-struct rewrite {
-	struct pass *p;
-	const struct state_row *row;
-};
-
-static int rewrite_emit(void *ctx, uint64_t seq, int kind, const void *data, size_t len)
-{
-	struct rewrite *rw = ctx;
-	struct state_row row = *rw->row;
-
-	if (state_next_seq(rw->p->st) != seq)
-		return -EIO; /* cannot happen: reseq numbers from state_peek_next_seq on */
-	row.seq = seq;
-	row.kind = kind;
-	row.data = data;
-	row.len = len;
-	return state_outbox_add(rw->p->st, &row);
-}
-
 static int rewrite_row(void *ctx, const struct state_row *row)
 {
 	struct pass *p = ctx;
-	struct rewrite rw = { p, row };
+	struct state_outbox_target rw = { p->st, row->source, row->created };
 	int n;
 
 	if (pass_compacts(p, row->source))
 		return 0;
-	n = wire_batch_reseq(row->data, row->len, state_peek_next_seq(p->st), p->max_batch, rewrite_emit, &rw);
+	n = wire_batch_reseq(row->data, row->len, state_peek_next_seq(p->st), p->max_batch, state_outbox_emit, &rw);
 	if (n == -EBADMSG) {
 		log_warnx("outbox batch %" PRIu64 " of source %s does not decode; keeping it as it is", row->seq,
 			  row->source);
-		return rewrite_emit(&rw, state_peek_next_seq(p->st), row->kind, row->data, row->len);
+		return state_outbox_emit(&rw, state_peek_next_seq(p->st), row->kind, row->data, row->len);
 	}
 	if (n > 1)
 		p->res->split++;
@@ -101,7 +81,7 @@ static int append_snapshot(struct pass *p, const struct source *src)
 {
 	struct snapshot *snap = NULL;
 	struct wire_source_info info = source_wire_info(src, (uint64_t)state_snapshot_time(p->st, src->conf->name));
-	struct state_outbox_target target = { p->st, src->conf->name };
+	struct state_outbox_target target = { .st = p->st, .source = src->conf->name };
 	int r = state_load_snapshot(p->st, src->conf->name, &snap);
 
 	if (r || !snap)

@@ -287,7 +287,7 @@ static int source_commit(struct source *src, struct state *st, const struct snap
 			 const struct diff *d, const struct wire_source_info *info, size_t max_batch_bytes,
 			 struct wire_batches_count *ret_count)
 {
-	struct state_outbox_target target = { st, src->conf->name };
+	struct state_outbox_target target = { .st = st, .source = src->conf->name };
 	int r = state_begin(st);
 
 	if (r == 0)

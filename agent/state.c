@@ -332,7 +332,7 @@ int state_outbox_emit(void *ctx, uint64_t seq, int kind, const void *data, size_
 		return -EIO;
 	}
 	return state_outbox_add(t->st, &(struct state_row){ .seq = seq, .source = t->source, .data = data, .len = len,
-							     .kind = kind });
+							     .created = t->created, .kind = kind });
 }
 
 /* Where state_write_chunk puts the pieces of an encoding. */

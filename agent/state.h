@@ -46,10 +46,12 @@ struct state_row {
 };
 
 int state_outbox_add(struct state *st, const struct state_row *row);
-/* Where state_outbox_emit appends: the outbox of one source. */
+/* Where state_outbox_emit appends: the outbox of one source; created 0 means now (a rewritten row
+ * keeps the time of the row it replaces, which the outbox's age bound goes by). */
 struct state_outbox_target {
 	struct state *st;
 	const char *source;
+	int64_t created;
 };
 /* A wire_batch_emit_fn (common/wire_batch.h) appending to the outbox; ctx is a struct
  * state_outbox_target. The batches must be numbered from state_peek_next_seq on, without gaps. */

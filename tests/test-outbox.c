@@ -199,7 +199,7 @@ static void commit_crawl(struct state *st, const struct snapshot *old, const str
 {
 	struct wire_source_info info = { .driver = "fixture", .interval_s = 60 };
 	struct diff *d = old ? diff_snapshots(old, s) : NULL;
-	struct state_outbox_target target = { st, s->source };
+	struct state_outbox_target target = { .st = st, .source = s->source };
 
 	state_begin(st);
 	wire_batches_emit(old, s, d, &info, max, state_incarnation(st), state_peek_next_seq(st), state_outbox_emit,
