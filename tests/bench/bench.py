@@ -101,15 +101,23 @@ def must(result, what):
 PHASES = re.compile(r"\(crawl ([0-9.]+) s, store ([0-9.]+) s\)")
 
 
-def agent_phases(results, res, prefix):
-    """Medians of the crawl and store times the --once runs logged; the crawl + snapshot of DESIGN §7
-    is both: the snapshot is taken when it is durably stored, whatever delivery does after."""
-    phases = [m.groups() for m in (PHASES.search(x[3]) for x in results) if m]
-    if not phases:
-        return
-    res[f"{prefix}_agent_crawl_s"] = median([float(c) for c, _ in phases])
-    res[f"{prefix}_agent_store_s"] = median([float(s) for _, s in phases])
-    res[f"{prefix}_agent_snapshot_s"] = median([float(c) + float(s) for c, s in phases])
+def agent_figures(r, res, prefix, reference):
+    """The figures of one server's rounds r ({measure: [timed results]}): each measure's median and runs,
+    the --once runs' peak RSS, the crawl and store times they logged (medians), and the agent against
+    the reference measure. The crawl + snapshot of DESIGN §7 is the crawl and the store: the snapshot
+    is taken when it is durably stored, whatever delivery does after."""
+    for k, v in r.items():
+        res[f"{prefix}_{k}_s"] = median([x[0] for x in v])
+        res[f"{prefix}_{k}_all_s"] = [round(x[0], 4) for x in v]
+    res[f"{prefix}_agent_peak_rss_mb"] = max(x[2] for x in r["agent_once"])
+    ref = res[f"{prefix}_{reference}_s"]
+    res[f"{prefix}_ratio_dump"] = res[f"{prefix}_agent_once_s"] / ref
+    phases = [m.groups() for m in (PHASES.search(x[3]) for x in r["agent_once"]) if m]
+    if phases:
+        res[f"{prefix}_agent_crawl_s"] = median([float(c) for c, _ in phases])
+        res[f"{prefix}_agent_store_s"] = median([float(s) for _, s in phases])
+        res[f"{prefix}_agent_snapshot_s"] = median([float(c) + float(s) for c, s in phases])
+        res[f"{prefix}_ratio_snapshot"] = res[f"{prefix}_agent_snapshot_s"] / ref
 
 
 class Agent:
@@ -340,14 +348,7 @@ def bench_pg(w, args, res):
         "psql_attr": lambda: must(timed(["psql", "-X", "-q", "-A", "-t", "-d", conninfo, "-c", attr_sql], env),
                                   "psql"),
     })
-    for k, v in r.items():
-        res[f"pg_{k}_s"] = median([x[0] for x in v])
-        res[f"pg_{k}_all_s"] = [round(x[0], 4) for x in v]
-    res["pg_agent_peak_rss_mb"] = max(x[2] for x in r["agent_once"])
-    agent_phases(r["agent_once"], res, "pg")
-    if "pg_agent_snapshot_s" in res:
-        res["pg_ratio_snapshot"] = res["pg_agent_snapshot_s"] / res["pg_pg_dump_s"]
-    res["pg_ratio_dump"] = res["pg_agent_once_s"] / res["pg_pg_dump_s"]
+    agent_figures(r, res, "pg", "pg_dump")
     res["pg_ratio_attr"] = res["pg_agent_once_s"] / res["pg_psql_attr_s"]
     pg_statements(pg, agent, res)
     # Long enough for the first cycle's delivery to end before the second crawl starts (should it
@@ -414,14 +415,7 @@ def bench_mariadb(w, args, res):
         "mariadb_dump": lambda: must(timed(["mariadb-dump", f"--defaults-file={cnf}", "--no-data",
                                             "--databases", *dbs]), "mariadb-dump"),
     })
-    for k, v in r.items():
-        res[f"my_{k}_s"] = median([x[0] for x in v])
-        res[f"my_{k}_all_s"] = [round(x[0], 4) for x in v]
-    res["my_agent_peak_rss_mb"] = max(x[2] for x in r["agent_once"])
-    agent_phases(r["agent_once"], res, "my")
-    if "my_agent_snapshot_s" in res:
-        res["my_ratio_snapshot"] = res["my_agent_snapshot_s"] / res["my_mariadb_dump_s"]
-    res["my_ratio_dump"] = res["my_agent_once_s"] / res["my_mariadb_dump_s"]
+    agent_figures(r, res, "my", "mariadb_dump")
     my_statements(q, agent, res)
 
 
@@ -487,18 +481,27 @@ def row(label, value, fmt, budget=None, at_least=False):
     return label, limit, shown, "ok" if within else ("UNDER" if at_least else "OVER")
 
 
+def agent_rows(res, prefix, server, crawl_note, reference, reference_label, budget):
+    """The rows agent_figures' figures make, the same for every server."""
+    g = res.get
+    tool = reference_label.split()[0]
+    return [
+        row(f"{server} agent crawl + snapshot stored (its log), s", g(f"{prefix}_agent_snapshot_s"), ".3f"),
+        row(f"  of which the crawl{crawl_note}, s", g(f"{prefix}_agent_crawl_s"), ".3f"),
+        row("  of which storing batches and snapshot, s", g(f"{prefix}_agent_store_s"), ".3f"),
+        row(f"{server} agent --once (crawl, store, deliver, collector applies), s", g(f"{prefix}_agent_once_s"),
+            ".3f"),
+        row(f"{server} agent --dump (crawl, printed), s", g(f"{prefix}_agent_dump_s"), ".3f"),
+        row(f"{server} {reference_label}, s", g(f"{prefix}_{reference}_s"), ".3f"),
+        row(f"{server} agent crawl + snapshot / {tool}", g(f"{prefix}_ratio_snapshot"), ".3f", budget),
+        row(f"{server} agent --once / {tool}", g(f"{prefix}_ratio_dump"), ".3f"),
+    ]
+
+
 def pg_rows(res):
     g = res.get
-    return [
-        row("PG agent crawl + snapshot stored (its log), s", g("pg_agent_snapshot_s"), ".3f"),
-        row("  of which the crawl, s", g("pg_agent_crawl_s"), ".3f"),
-        row("  of which storing batches and snapshot, s", g("pg_agent_store_s"), ".3f"),
-        row("PG agent --once (crawl, store, deliver, collector applies), s", g("pg_agent_once_s"), ".3f"),
-        row("PG agent --dump (crawl, printed), s", g("pg_agent_dump_s"), ".3f"),
-        row("PG pg_dump --schema-only, s", g("pg_pg_dump_s"), ".3f"),
+    return agent_rows(res, "pg", "PG", "", "pg_dump", "pg_dump --schema-only", BUDGET["pg_ratio"]) + [
         row("PG psql pg_attribute query, s", g("pg_psql_attr_s"), ".3f"),
-        row("PG agent crawl + snapshot / pg_dump", g("pg_ratio_snapshot"), ".3f", BUDGET["pg_ratio"]),
-        row("PG agent --once / pg_dump", g("pg_ratio_dump"), ".3f"),
         row("PG agent --once / pg_attribute query", g("pg_ratio_attr"), ".2f"),
         row("PG statements per crawl", g("pg_statements"), "d", BUDGET["pg_statements"]),
         row("PG agent peak RSS (--once), MB", g("pg_agent_peak_rss_mb"), ".1f", BUDGET["rss_mb"]),
@@ -534,15 +537,8 @@ def program_rows(res):
 def my_rows(res):
     g = res.get
     crawls = g("my_dump_crawls")
-    return [
-        row("MariaDB agent crawl + snapshot stored (its log), s", g("my_agent_snapshot_s"), ".3f"),
-        row("  of which the crawl (settled: crawled twice), s", g("my_agent_crawl_s"), ".3f"),
-        row("  of which storing batches and snapshot, s", g("my_agent_store_s"), ".3f"),
-        row("MariaDB agent --once (crawl, store, deliver, collector applies), s", g("my_agent_once_s"), ".3f"),
-        row("MariaDB agent --dump (crawl, printed), s", g("my_agent_dump_s"), ".3f"),
-        row("MariaDB mariadb-dump --no-data, s", g("my_mariadb_dump_s"), ".3f"),
-        row("MariaDB agent crawl + snapshot / mariadb-dump", g("my_ratio_snapshot"), ".3f", BUDGET["my_ratio"]),
-        row("MariaDB agent --once / mariadb-dump", g("my_ratio_dump"), ".3f"),
+    return agent_rows(res, "my", "MariaDB", " (settled: crawled twice)", "mariadb_dump", "mariadb-dump --no-data",
+                      BUDGET["my_ratio"]) + [
         row(f"MariaDB statements per crawl (--dump crawled {crawls or '?'} times)", g("my_statements"), "d"),
         row("MariaDB agent peak RSS (--once), MB", g("my_agent_peak_rss_mb"), ".1f", BUDGET["rss_mb"]),
     ]
