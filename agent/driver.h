@@ -43,6 +43,9 @@ struct driver_ops {
 	 * DDL is never reported as dropped and added again.
 	 */
 	bool settle;
+	/* Optional (NULL: never): true when the handle's last crawl proved that the catalog did not
+	 * move while it was read, which makes repeating it (settle) unnecessary. */
+	bool (*quiet)(void *handle);
 };
 
 const struct driver_ops *driver_lookup(const char *name);

@@ -6,10 +6,10 @@
  * metadata-lock timeouts, then each information_schema view read once, in full, and joined here
  * by hash lookups on names: never one query per table, and never a join of I_S views on the
  * server, which MariaDB answers up to 100 times slower (DESIGN §3.2). Every such view opens every
- * table, so none is read that adds nothing: 13 statements per crawl on MariaDB, SET, START and
- * COMMIT included, whatever the size of the server (MySQL 8.0.16+: 15, with TABLE_CONSTRAINTS for
- * the tables of its checks and VIEW_TABLE_USAGE; MySQL 5.7: 12). Rows are streamed
- * (mysql_use_result).
+ * table, so none is read that adds nothing: 15 statements per crawl on MariaDB, SET, START,
+ * COMMIT and the two that prove the catalog did not move (my_sql_ddl_before) included, whatever the
+ * size of the server (MySQL 8.0.16+: 15, with TABLE_CONSTRAINTS for the tables of its checks and
+ * VIEW_TABLE_USAGE; MySQL 5.7: 12). Rows are streamed (mysql_use_result).
  *
  * The views differ by server and version (MariaDB vs MySQL 5.7/8.0: CHECK_CONSTRAINTS, schema
  * comments, functional index parts, view dependencies, the statement timeout variable); each step
@@ -117,6 +117,7 @@ struct my {
 	struct my_conninfo ci;
 	char *password; /* from the secrets file, or NULL: the option file's, if any */
 	unsigned timeout;
+	bool quiet; /* the last crawl proved that no DDL ran while it read (my_quiet) */
 };
 
 /* A string-keyed hash table (open addressing); keys are copied, values borrowed. */
@@ -149,6 +150,11 @@ struct my_crawl {
 	bool global_grant, role_active;
 	unsigned unsupported;
 	char unstable[300]; /* why this crawl saw the catalog in motion (DRIVER_E_UNSTABLE), or "" */
+	/* The server's clock (unix seconds) and DDL statement count when the crawl began (marked), and
+	 * whether its last statement found both unmoved (quiet): see my_sql_ddl_before. */
+	long long since;
+	unsigned long long ddl;
+	bool marked, quiet;
 	/* The table of the step's previous row (my_row_of): its schema and name, and the object. */
 	char *row_schema, *row_table;
 	struct obj *row_obj;
@@ -191,6 +197,43 @@ static const struct my_sql my_sql_isolation[] = {
 
 static const struct my_sql my_sql_start[] = {
 	{ MY_ANY, 0, 0, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", 0 },
+};
+
+/*
+ * information_schema is read view by view, each at its own moment, so a crawl that differs from the
+ * last snapshot is normally repeated until two agree (driver_ops.settle). On MariaDB a crawl can
+ * instead prove that nothing moved while it read, for the price of one more read of TABLES:
+ *   - no DDL statement began: the server's count of them (GLOBAL_STATUS, which sums every live
+ *     session's counters, so a statement is counted as it starts) is the same before and after;
+ *   - none that began earlier (say, one that waited for a metadata lock) finished meanwhile: no
+ *     table's CREATE_TIME is at or after the second the crawl began. MariaDB gives an InnoDB table
+ *     the time its .frm file last changed, and every DDL on a table rewrites or renames that file.
+ * A DDL on a view, or a metadata-only change to a MyISAM or Aria table (these keep their
+ * CREATE_TIME), that had begun before the crawl and finished during it is not seen by either. The
+ * checks of my_check_listed and my_check_columns still catch its half-seen tables; what remains is
+ * a change reported one cycle late, never a table dropped and added again.
+ * Temporary tables are not in the catalog: their counters are left out. ('_' is a LIKE wildcard
+ * here too; no other variable's name fits.)
+ */
+#define MY_DDL_COUNT                                                                                         \
+	"SELECT SUM(CAST(VARIABLE_VALUE AS UNSIGNED)) FROM information_schema.GLOBAL_STATUS "                \
+	"WHERE (VARIABLE_NAME LIKE 'COM_ALTER_%' OR VARIABLE_NAME LIKE 'COM_CREATE_%' "                 \
+	"OR VARIABLE_NAME LIKE 'COM_DROP_%' OR VARIABLE_NAME LIKE 'COM_RENAME_%' "                      \
+	"OR VARIABLE_NAME LIKE 'COM_GRANT%' OR VARIABLE_NAME LIKE 'COM_REVOKE%' "                          \
+	"OR VARIABLE_NAME IN ('COM_TRUNCATE', 'COM_OPTIMIZE', 'COM_REPAIR', 'COM_INSTALL_PLUGIN', "          \
+	"'COM_UNINSTALL_PLUGIN')) AND VARIABLE_NAME NOT LIKE '%TEMPORARY%'"
+static const struct my_sql my_sql_ddl_before[] = {
+	{ MY_MARIADB, MY_VERSION(10, 1, 2), 0, "SELECT UNIX_TIMESTAMP(), (" MY_DDL_COUNT ")", 0 },
+	{ MY_ANY, 0, 0, NULL, 0 },
+};
+
+/* Formatted with the second the crawl began; CREATE_TIME compared in UTC, where no hour repeats. */
+static const struct my_sql my_sql_ddl_after[] = {
+	{ MY_MARIADB, MY_VERSION(10, 1, 2), 0,
+	  "SET STATEMENT time_zone = '+00:00' FOR SELECT (" MY_DDL_COUNT "), "
+	  "(SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA NOT IN " MY_SYSTEM_SCHEMAS " "
+	  "AND CREATE_TIME >= FROM_UNIXTIME(%lld))", 0 },
+	{ MY_ANY, 0, 0, NULL, 0 },
 };
 
 static const struct my_sql my_sql_commit[] = {
@@ -1285,6 +1328,33 @@ static int my_row_view_usage(struct my_crawl *c, MYSQL_ROW row)
 	return 0;
 }
 
+static int my_row_ddl_before(struct my_crawl *c, MYSQL_ROW row)
+{
+	c->marked = row[0] && row[1];
+	if (c->marked) {
+		c->since = strtoll(row[0], NULL, 10);
+		c->ddl = strtoull(row[1], NULL, 10);
+	}
+	return 0;
+}
+
+static int my_row_ddl_after(struct my_crawl *c, MYSQL_ROW row)
+{
+	c->quiet = row[0] && row[1] && strtoull(row[0], NULL, 10) == c->ddl && strcmp(row[1], "0") == 0;
+	return 0;
+}
+
+/* A step's SQL as a format: the statement to run, or NULL to skip the step. */
+static char *my_format_timeouts(const struct my_crawl *c, const char *sql)
+{
+	return xasprintf(sql, c->timeout, c->timeout);
+}
+
+static char *my_format_since(const struct my_crawl *c, const char *sql)
+{
+	return c->marked ? xasprintf(sql, c->since) : NULL;
+}
+
 /* The crawl, in order. Privileges before schemas (partial visibility); schemas before tables
  * before everything on a table; keys, then foreign keys, then checks (my_constraint); checks
  * before columns (MariaDB's JSON columns). */
@@ -1293,24 +1363,26 @@ static const struct my_step {
 	const struct my_sql *sql;
 	size_t nsql;
 	int (*row)(struct my_crawl *c, MYSQL_ROW row); /* NULL: no rows */
-	bool timeouts; /* sql is a format that takes the timeout in seconds, twice */
+	char *(*format)(const struct my_crawl *c, const char *sql); /* NULL: sql is not a format */
 } my_steps[] = {
-#define MY_STEP(what, sql, row, timeouts) { what, sql, sizeof(sql) / sizeof(sql[0]), row, timeouts }
-	MY_STEP("setting up the session", my_sql_settings, NULL, true),
-	MY_STEP("setting the isolation level", my_sql_isolation, NULL, false),
-	MY_STEP("starting the transaction", my_sql_start, NULL, false),
-	MY_STEP("reading privileges", my_sql_privileges, my_row_privilege, false),
-	MY_STEP("reading SCHEMATA", my_sql_schemata, my_row_schema, false),
-	MY_STEP("reading TABLES", my_sql_tables, my_row_table, false),
-	MY_STEP("reading STATISTICS", my_sql_statistics, my_row_index, false),
-	MY_STEP("reading KEY_COLUMN_USAGE", my_sql_key_columns, my_row_key_column, false),
-	MY_STEP("reading REFERENTIAL_CONSTRAINTS", my_sql_references, my_row_reference, false),
-	MY_STEP("reading TABLE_CONSTRAINTS", my_sql_table_constraints, my_row_table_constraint, false),
-	MY_STEP("reading CHECK_CONSTRAINTS", my_sql_checks, my_row_check, false),
-	MY_STEP("reading COLUMNS", my_sql_columns, my_row_column, false),
-	MY_STEP("reading VIEWS", my_sql_views, my_row_view, false),
-	MY_STEP("reading VIEW_TABLE_USAGE", my_sql_view_usage, my_row_view_usage, false),
-	MY_STEP("committing", my_sql_commit, NULL, false),
+#define MY_STEP(what, sql, row, format) { what, sql, sizeof(sql) / sizeof(sql[0]), row, format }
+	MY_STEP("setting up the session", my_sql_settings, NULL, my_format_timeouts),
+	MY_STEP("setting the isolation level", my_sql_isolation, NULL, NULL),
+	MY_STEP("starting the transaction", my_sql_start, NULL, NULL),
+	MY_STEP("reading the DDL count", my_sql_ddl_before, my_row_ddl_before, NULL),
+	MY_STEP("reading privileges", my_sql_privileges, my_row_privilege, NULL),
+	MY_STEP("reading SCHEMATA", my_sql_schemata, my_row_schema, NULL),
+	MY_STEP("reading TABLES", my_sql_tables, my_row_table, NULL),
+	MY_STEP("reading STATISTICS", my_sql_statistics, my_row_index, NULL),
+	MY_STEP("reading KEY_COLUMN_USAGE", my_sql_key_columns, my_row_key_column, NULL),
+	MY_STEP("reading REFERENTIAL_CONSTRAINTS", my_sql_references, my_row_reference, NULL),
+	MY_STEP("reading TABLE_CONSTRAINTS", my_sql_table_constraints, my_row_table_constraint, NULL),
+	MY_STEP("reading CHECK_CONSTRAINTS", my_sql_checks, my_row_check, NULL),
+	MY_STEP("reading COLUMNS", my_sql_columns, my_row_column, NULL),
+	MY_STEP("reading VIEWS", my_sql_views, my_row_view, NULL),
+	MY_STEP("reading VIEW_TABLE_USAGE", my_sql_view_usage, my_row_view_usage, NULL),
+	MY_STEP("checking that no DDL ran", my_sql_ddl_after, my_row_ddl_after, my_format_since),
+	MY_STEP("committing", my_sql_commit, NULL, NULL),
 #undef MY_STEP
 };
 
@@ -1361,9 +1433,11 @@ static int my_step_run(struct my_crawl *c, const struct my_step *s)
 		return 0;
 	}
 	my_row_forget(c);
-	if (!s->timeouts)
+	if (!s->format)
 		return my_query(c, s, q->sql);
-	sql = xasprintf(q->sql, c->timeout, c->timeout);
+	sql = s->format(c, q->sql);
+	if (!sql)
+		return 0;
 	r = my_query(c, s, sql);
 	free(sql);
 	return r;
@@ -1688,8 +1762,14 @@ static int my_crawl(void *handle, struct snapshot *snap, char *err)
 		r = my_fail(&c, DRIVER_E_UNSTABLE, "the catalog changed during the crawl: %s", c.unstable);
 	if (r == 0)
 		my_finish(&c);
+	my->quiet = r == 0 && c.quiet;
 	my_crawl_free(&c);
 	return r;
+}
+
+static bool my_quiet(void *handle)
+{
+	return ((const struct my *)handle)->quiet;
 }
 
 const struct driver_ops driver_mysql = {
@@ -1698,4 +1778,5 @@ const struct driver_ops driver_mysql = {
 	.crawl = my_crawl,
 	.close = my_close,
 	.settle = true,
+	.quiet = my_quiet,
 };

@@ -151,6 +151,7 @@ static int source_crawl_once(struct source *src, struct snapshot **ret_snap)
 	if (r)
 		return r;
 	snap = snapshot_new(src->conf->name);
+	src->status.crawls++;
 	r = src->ops->crawl(src->handle, snap, src->status.error);
 	if (r == 0 && (snapshot_finish(snap) != 0 || source_filter(src->conf, snap) != 0)) {
 		snprintf(src->status.error, sizeof(src->status.error), "driver produced an inconsistent snapshot: %s",
@@ -216,8 +217,15 @@ static int source_carry_over(const struct snapshot *old, struct snapshot *new)
 	return n ? snapshot_finish(new) : 0;
 }
 
+/* The driver proved that its last crawl saw the catalog at rest (driver_ops.quiet). */
+static bool source_quiet(const struct source *src)
+{
+	return src->ops->quiet && src->ops->quiet(src->handle);
+}
+
 /* A crawl of a source whose catalog is not transactional (driver_ops.settle) that found a change
- * is repeated until two crawls in a row agree; at most this many repeats. */
+ * is repeated until two crawls in a row agree, or one proves it saw the catalog at rest; at most
+ * this many repeats. */
 #define SETTLE_REPEATS 3
 
 static int source_settle(struct source *src, struct snapshot **snap)
@@ -234,10 +242,12 @@ static int source_settle(struct source *src, struct snapshot **snap)
 			snapshot_free(again);
 			return 0;
 		}
-		log_info("source %s: two crawls in a row differ (the schema changed while it was read); crawling again",
-			 src->conf->name);
 		snapshot_free(*snap);
 		*snap = again;
+		if (source_quiet(src))
+			return 0;
+		log_info("source %s: two crawls in a row differ (the schema changed while it was read); crawling again",
+			 src->conf->name);
 	}
 	snprintf(src->status.error, sizeof(src->status.error),
 		 "the schema kept changing during %d crawls in a row; nothing reported, trying again next cycle",
@@ -249,7 +259,8 @@ int source_snapshot(struct source *src, const unsigned char *old_root, struct sn
 {
 	int r = source_crawl(src, ret_snap);
 
-	if (r == 0 && src->ops->settle && (!old_root || memcmp(old_root, (*ret_snap)->root, 32) != 0)) {
+	if (r == 0 && src->ops->settle && (!old_root || memcmp(old_root, (*ret_snap)->root, 32) != 0) &&
+	    !source_quiet(src)) {
 		r = source_settle(src, ret_snap);
 		if (r) {
 			snapshot_free(*ret_snap);
@@ -313,10 +324,15 @@ static int source_deliver(struct source *src, struct state *st, struct snapshot 
 	info.mass_drop = mass_drop;
 	r = source_commit(src, st, old, new, d, &info, max_batch_bytes, &count);
 	if (r == 0) {
+		char crawls[32] = "";
+
 		*ret_batches = count.batches;
-		log_info("source %s: %s, %zu %s in %zu batches (crawl %.2f s, store %.2f s)", src->conf->name,
+		if (src->status.crawls > 1)
+			snprintf(crawls, sizeof(crawls), " in %u crawls", src->status.crawls);
+		log_info("source %s: %s, %zu %s in %zu batches (crawl %.2f s%s, store %.2f s)", src->conf->name,
 			 old ? "changed" : "first snapshot", count.items, old ? "changed objects" : "objects",
-			 count.batches, (double)(t0 - src->status.last_start) / 1000, (double)(time_now_ms() - t0) / 1000);
+			 count.batches, (double)(t0 - src->status.last_start) / 1000, crawls,
+			 (double)(time_now_ms() - t0) / 1000);
 	} else {
 		snprintf(src->status.error, sizeof(src->status.error), "cannot store the crawl: %s", state_error(st));
 	}
@@ -467,6 +483,7 @@ int source_run(struct source *src, struct state *st, size_t max_batch_bytes, siz
 
 	*ret_batches = 0;
 	src->status.last_start = t0;
+	src->status.crawls = 0;
 	src->status.error[0] = '\0';
 	src->status.warning[0] = '\0';
 	r = state_snapshot_digest(st, src->conf->name, &stored);

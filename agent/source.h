@@ -23,6 +23,7 @@ struct source_status {
 	uint64_t last_end;
 	uint32_t duration_ms;
 	uint64_t objects;
+	unsigned crawls; /* in the last run: more than one when settled or a mass drop was confirmed */
 	bool ok;
 	bool ran;
 	char error[DRIVER_ERRLEN];

@@ -23,8 +23,9 @@ Statements per crawl, on a crawl of their own. PostgreSQL: every statement the a
 COMMIT included. MariaDB: the server's general log during one `--dump`; the driver connects anew
 for every crawl, so each crawl is one thread of the log, and the figure is one crawl's Query
 commands, SET, START TRANSACTION and COMMIT included (not the protocol's Connect and Quit). A
---dump crawls MariaDB twice, as a first crawl of a source whose catalog is not transactional is
-settled by a second (agent/source.c); the number of crawls is reported beside it.
+first crawl of a source whose catalog is not transactional is settled by a second (agent/source.c)
+unless the MariaDB driver proved the catalog did not move while it read (driver_ops.quiet); the
+number of crawls of the --dump is reported beside it, and the agent's log gives the --once runs'.
 
 PostgreSQL's unchanged cycle (a daemon, not --once): the agent runs as a daemon (interval a few
 times the --once time, at least 5 s; splay 0; the default heartbeat of 30 s) against a fresh
@@ -96,9 +97,10 @@ def must(result, what):
     return result
 
 
-# The agent logs how long a crawl that found something took, and how long storing its batches and
-# snapshot in the outbox took: "source bench: first snapshot, … (crawl 2.13 s, store 0.81 s)".
-PHASES = re.compile(r"\(crawl ([0-9.]+) s, store ([0-9.]+) s\)")
+# The agent logs how long a crawl that found something took, how many crawls that was when more than
+# one (a settle), and how long storing its batches and snapshot in the outbox took:
+# "source bench: first snapshot, … (crawl 2.13 s, store 0.81 s)", "(crawl 7.25 s in 2 crawls, …)".
+PHASES = re.compile(r"\(crawl ([0-9.]+) s(?: in ([0-9]+) crawls)?, store ([0-9.]+) s\)")
 
 
 def agent_figures(r, res, prefix, reference):
@@ -114,9 +116,10 @@ def agent_figures(r, res, prefix, reference):
     res[f"{prefix}_ratio_dump"] = res[f"{prefix}_agent_once_s"] / ref
     phases = [m.groups() for m in (PHASES.search(x[3]) for x in r["agent_once"]) if m]
     if phases:
-        res[f"{prefix}_agent_crawl_s"] = median([float(c) for c, _ in phases])
-        res[f"{prefix}_agent_store_s"] = median([float(s) for _, s in phases])
-        res[f"{prefix}_agent_snapshot_s"] = median([float(c) + float(s) for c, s in phases])
+        res[f"{prefix}_agent_crawl_s"] = median([float(c) for c, _, _ in phases])
+        res[f"{prefix}_agent_crawls"] = [int(n or 1) for _, n, _ in phases]
+        res[f"{prefix}_agent_store_s"] = median([float(s) for _, _, s in phases])
+        res[f"{prefix}_agent_snapshot_s"] = median([float(c) + float(s) for c, _, s in phases])
         res[f"{prefix}_ratio_snapshot"] = res[f"{prefix}_agent_snapshot_s"] / ref
 
 
@@ -481,13 +484,15 @@ def row(label, value, fmt, budget=None, at_least=False):
     return label, limit, shown, "ok" if within else ("UNDER" if at_least else "OVER")
 
 
-def agent_rows(res, prefix, server, crawl_note, reference, reference_label, budget):
+def agent_rows(res, prefix, server, reference, reference_label, budget):
     """The rows agent_figures' figures make, the same for every server."""
     g = res.get
     tool = reference_label.split()[0]
+    crawls = sorted(set(g(f"{prefix}_agent_crawls") or []))
     return [
         row(f"{server} agent crawl + snapshot stored (its log), s", g(f"{prefix}_agent_snapshot_s"), ".3f"),
-        row(f"  of which the crawl{crawl_note}, s", g(f"{prefix}_agent_crawl_s"), ".3f"),
+        row(f"  of which the crawl (crawls per run: {', '.join(map(str, crawls)) or '?'}), s",
+            g(f"{prefix}_agent_crawl_s"), ".3f"),
         row("  of which storing batches and snapshot, s", g(f"{prefix}_agent_store_s"), ".3f"),
         row(f"{server} agent --once (crawl, store, deliver, collector applies), s", g(f"{prefix}_agent_once_s"),
             ".3f"),
@@ -500,7 +505,7 @@ def agent_rows(res, prefix, server, crawl_note, reference, reference_label, budg
 
 def pg_rows(res):
     g = res.get
-    return agent_rows(res, "pg", "PG", "", "pg_dump", "pg_dump --schema-only", BUDGET["pg_ratio"]) + [
+    return agent_rows(res, "pg", "PG", "pg_dump", "pg_dump --schema-only", BUDGET["pg_ratio"]) + [
         row("PG psql pg_attribute query, s", g("pg_psql_attr_s"), ".3f"),
         row("PG agent --once / pg_attribute query", g("pg_ratio_attr"), ".2f"),
         row("PG statements per crawl", g("pg_statements"), "d", BUDGET["pg_statements"]),
@@ -537,7 +542,7 @@ def program_rows(res):
 def my_rows(res):
     g = res.get
     crawls = g("my_dump_crawls")
-    return agent_rows(res, "my", "MariaDB", " (settled: crawled twice)", "mariadb_dump", "mariadb-dump --no-data",
+    return agent_rows(res, "my", "MariaDB", "mariadb_dump", "mariadb-dump --no-data",
                       BUDGET["my_ratio"]) + [
         row(f"MariaDB statements per crawl (--dump crawled {crawls or '?'} times)", g("my_statements"), "d"),
         row("MariaDB agent peak RSS (--once), MB", g("my_agent_peak_rss_mb"), ".1f", BUDGET["rss_mb"]),

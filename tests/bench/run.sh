@@ -3,7 +3,7 @@
 #   - the agent's full crawl + snapshot + delivery (--once) against pg_dump --schema-only and a raw
 #     pg_attribute query, or mariadb-dump --no-data; the agent's peak RSS;
 #   - statements per crawl: PostgreSQL's from its statement log, MariaDB's from its general log (one
-#     crawl's session; a --dump crawls MariaDB twice, the second settling the first);
+#     crawl's session; a --dump may crawl MariaDB twice, the second settling the first);
 #   - PostgreSQL's unchanged cycle: the agent as a daemon delivers the database in its first cycle;
 #     its second, of the unchanged database, must write 0 history rows and send <= 1 KB (counted by
 #     a TCP relay between agent and collector, heartbeats and keep-alive pings included); then the
