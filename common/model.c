@@ -322,18 +322,96 @@ void obj_free(struct obj *o)
 	if (!o)
 		return;
 	free(o->path);
-	attrs_free(o->attrs, o->nattrs);
-	attrs_free(o->obs, o->nobs);
+	if (o->packed) {
+		free(o->attrs); /* the block: obs and every string are in it */
+	} else {
+		attrs_free(o->attrs, o->nattrs);
+		attrs_free(o->obs, o->nobs);
+	}
 	free(o);
 }
 
 static struct attr *attrs_dup(const struct attr *a, size_t n)
 {
-	struct attr *d = xcalloc(n, sizeof(*d));
+	struct attr *d = n ? xcalloc(n, sizeof(*d)) : NULL;
 
 	for (size_t i = 0; i < n; i++)
 		d[i] = attr_make(a[i].name, SIZE_MAX, a[i].value, SIZE_MAX);
 	return d;
+}
+
+/*
+ * Packing. A crawl of 200,000 columns sets a million attribute values of a few bytes each; one
+ * allocation per value (32 bytes at least with glibc) and arrays with room to grow made over half of
+ * a snapshot's memory allocation overhead. A packed object keeps its attribute and observation
+ * arrays, exactly as long as they are, and their strings in one block that starts at attrs, laid out
+ * as attr_make lays out one attribute: a value, then the name if the model does not know it.
+ */
+
+/* Whether a's name is its own, kept right after its value (attr_make), not the model's copy. */
+static bool attr_owns_name(const struct attr *a, size_t vlen)
+{
+	return a->name == a->value + vlen + 1;
+}
+
+static size_t attrs_packed_size(const struct attr *a, size_t n)
+{
+	size_t size = n * sizeof(*a);
+
+	for (size_t i = 0; i < n; i++) {
+		size_t vlen = strlen(a[i].value);
+
+		size += vlen + 1 + (attr_owns_name(&a[i], vlen) ? strlen(a[i].name) + 1 : 0);
+	}
+	return size;
+}
+
+/* Copies n attributes to slot and their strings to *at, which it moves past them. */
+static void attrs_pack(struct attr *slot, const struct attr *a, size_t n, char **at)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t vlen = strlen(a[i].value);
+
+		slot[i].value = *at;
+		obj_put_str(at, a[i].value, vlen);
+		slot[i].name = attr_owns_name(&a[i], vlen) ? obj_put_str(at, a[i].name, strlen(a[i].name)) : a[i].name;
+	}
+}
+
+void obj_pack(struct obj *o)
+{
+	size_t n = o->nattrs + o->nobs;
+	struct attr *block;
+	char *at;
+
+	if (o->packed || n == 0)
+		return;
+	block = xmalloc(attrs_packed_size(o->attrs, o->nattrs) + attrs_packed_size(o->obs, o->nobs));
+	at = (char *)(block + n);
+	attrs_pack(block, o->attrs, o->nattrs, &at);
+	attrs_pack(block + o->nattrs, o->obs, o->nobs, &at);
+	attrs_free(o->attrs, o->nattrs);
+	attrs_free(o->obs, o->nobs);
+	o->attrs = block;
+	o->obs = block + o->nattrs;
+	o->attrs_cap = o->obs_cap = 0;
+	o->packed = true;
+}
+
+/* Gives a packed object back its arrays and one allocation per string, for a writer. Returns the
+ * block, or NULL: the writer frees it when done, since the value it sets may be one of o's own. */
+static struct attr *obj_unpack(struct obj *o)
+{
+	struct attr *block = o->attrs;
+
+	if (!o->packed)
+		return NULL;
+	o->attrs = attrs_dup(block, o->nattrs);
+	o->obs = attrs_dup(o->obs, o->nobs);
+	o->attrs_cap = o->nattrs;
+	o->obs_cap = o->nobs;
+	o->packed = false;
+	return block;
 }
 
 struct obj *obj_dup(const struct obj *o)
@@ -374,7 +452,10 @@ static void attrs_set(struct attr **a, size_t *n, size_t *cap, const char *name,
 
 void obj_set(struct obj *o, const char *name, const char *value)
 {
+	struct attr *block = obj_unpack(o);
+
 	attrs_set(&o->attrs, &o->nattrs, &o->attrs_cap, name, value);
+	free(block);
 }
 
 void obj_setf(struct obj *o, const char *name, const char *fmt, ...)
@@ -392,7 +473,10 @@ void obj_setf(struct obj *o, const char *name, const char *fmt, ...)
 
 void obj_set_obs(struct obj *o, const char *name, const char *value)
 {
+	struct attr *block = obj_unpack(o);
+
 	attrs_set(&o->obs, &o->nobs, &o->obs_cap, name, value);
+	free(block);
 }
 
 static const char *attrs_get(const struct attr *a, size_t n, const char *name)

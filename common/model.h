@@ -62,6 +62,7 @@ struct attr {
 /* key, parent and name are fixed by obj_new and live in the object's own allocation. */
 struct obj {
 	enum obj_kind kind;
+	bool packed;        /* attrs, obs and their strings share one allocation (obj_pack) */
 	const char *key;    /* stable inside the source: PostgreSQL "r:16384", "a:16384:3"; never contains MODEL_REF_SEP */
 	const char *parent; /* key of the containing object; NULL only for the database */
 	const char *name;
@@ -107,10 +108,18 @@ struct obj *obj_dup(const struct obj *o);
 void obj_set(struct obj *o, const char *name, const char *value);
 void obj_setf(struct obj *o, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void obj_set_obs(struct obj *o, const char *name, const char *value);
-/* Borrowed; NULL when absent. Linear before snapshot_finish, binary search after. */
+/* Borrowed until o is next written or packed (obj_pack moves its values); NULL when absent. Linear
+ * before snapshot_finish, binary search after. */
 const char *obj_get(const struct obj *o, const char *name);
 const char *obj_get_obs(const struct obj *o, const char *name);
 void obj_sort_attrs(struct obj *o);
+/*
+ * Moves attrs, obs and all their strings into one allocation of exactly their size; snapshot_add
+ * and snapshot_finish do it, so that a snapshot costs what it holds rather than a million small
+ * allocations. obj_set and obj_set_obs unpack first, so a packed object stays writable; nothing else
+ * may write attrs or obs of a packed object.
+ */
+void obj_pack(struct obj *o);
 /* The canonical content hash over kind, key, parent, name and attrs (not path, not obs). */
 void obj_hash(struct obj *o);
 bool obj_obs_equal(const struct obj *a, const struct obj *b);

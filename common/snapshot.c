@@ -43,10 +43,15 @@ void snapshot_mark_partial(struct snapshot *s, const char *key, const char *reas
 	s->npartial++;
 }
 
+/* Drivers mostly complete an object before they add the next one, so the previous one is packed
+ * now: a crawl then peaks near the packed size of its snapshot, not at the unpacked one. One written
+ * later is unpacked by the write and packed again by snapshot_finish. */
 struct obj *snapshot_add(struct snapshot *s, struct obj **o)
 {
 	struct obj *added = *o;
 
+	if (s->nobjs)
+		obj_pack(s->objs[s->nobjs - 1]);
 	xgrow(&s->objs, &s->cap, s->nobjs + 1, sizeof(*s->objs));
 	s->objs[s->nobjs++] = added;
 	*o = NULL;
@@ -177,6 +182,7 @@ int snapshot_finish(struct snapshot *s)
 			return r;
 		obj_sort_attrs(s->objs[i]);
 		obj_hash(s->objs[i]);
+		obj_pack(s->objs[i]);
 	}
 	snapshot_root_hash(s);
 	return 0;
