@@ -36,6 +36,7 @@ struct agent {
 	size_t nsources;
 	uint64_t next_heartbeat;
 	bool failed; /* some crawl failed (what --once reports) */
+	bool outbox_empty; /* the collector had acknowledged every batch, at the end of the last turn */
 };
 
 static const char usage_text[] =
@@ -275,6 +276,25 @@ static void agent_on_welcome(void *ctx, uint64_t from, size_t max_batch_bytes)
 	agent_outbox_upkeep(a, from, agent_max_batch(a, max_batch_bytes));
 }
 
+/* glibc keeps the heap a crawl or a delivery freed for the next one, and sqlite its page cache, but
+ * an agent sleeps for minutes between crawls: the memory goes back to the system (tests/bench
+ * measures the idle RSS). */
+static void agent_release_memory(struct agent *a)
+{
+	state_release_memory(a->st);
+	malloc_trim(0);
+}
+
+/* True once each time the collector has acknowledged the last batch queued: a delivery is over. */
+static bool agent_outbox_emptied(struct agent *a)
+{
+	bool empty = state_last_acked(a->st) + 1 >= state_peek_next_seq(a->st);
+	bool emptied = empty && !a->outbox_empty;
+
+	a->outbox_empty = empty;
+	return emptied;
+}
+
 static void agent_run_due(struct agent *a, uint64_t now)
 {
 	size_t max_batch = agent_max_batch(a, publisher_max_batch(a->pub)), queued = 0, ran = 0;
@@ -294,10 +314,8 @@ static void agent_run_due(struct agent *a, uint64_t now)
 	}
 	if (queued)
 		agent_outbox_upkeep(a, publisher_unsent_from(a->pub), max_batch);
-	/* glibc keeps the heap a crawl freed for the next one, but an agent sleeps for minutes between
-	 * crawls: the memory goes back to the system (tests/bench measures the idle RSS). */
 	if (ran)
-		malloc_trim(0);
+		agent_release_memory(a);
 }
 
 static uint64_t agent_timeout(struct agent *a, uint64_t now)
@@ -335,6 +353,8 @@ static void agent_turn(struct agent *a)
 		if (items[0].revents & ZMQ_POLLIN)
 			publisher_recv(a->pub, time_mono_ms());
 	}
+	if (agent_outbox_emptied(a))
+		agent_release_memory(a);
 }
 
 static int agent_setup(struct agent *a)
@@ -400,6 +420,10 @@ int main(int argc, char **argv)
 
 	if (r)
 		return r;
+	/* One malloc arena for all threads. ZeroMQ's I/O thread would otherwise get one of its own, and
+	 * the 2 MB it grows to in a delivery would stay resident: malloc_trim gives back the top of the
+	 * main arena only. The agent's own work is all on this thread: nothing contends for the arena. */
+	mallopt(M_ARENA_MAX, 1);
 	log_init("prospector-agent", !opt.syslog, opt.debug);
 	if (agent_conf_load(opt.conf, &a.conf, err, sizeof(err)) != 0) {
 		fprintf(stderr, "prospector-agent: %s\n", err);

@@ -195,6 +195,11 @@ void state_close(struct state *st)
 	free(st);
 }
 
+void state_release_memory(struct state *st)
+{
+	sqlite3_db_release_memory(st->db);
+}
+
 uint64_t state_incarnation(const struct state *st)
 {
 	return st->incarnation;

@@ -25,6 +25,9 @@ struct state;
 /* Creates state_dir (0700) and state.db (0600) when missing. -errno or -EIO with a message in err. */
 int state_open(const char *state_dir, struct state **ret_st, char *err, size_t errlen);
 void state_close(struct state *st);
+/* Hands sqlite's page cache of state.db back to malloc: the agent sleeps for minutes between cycles,
+ * and the next one reads what it needs again (from the operating system's cache of the file). */
+void state_release_memory(struct state *st);
 uint64_t state_incarnation(const struct state *st);
 uint64_t state_last_acked(const struct state *st);
 
