@@ -285,6 +285,15 @@ static void agent_release_memory(struct agent *a)
 	malloc_trim(0);
 }
 
+/* The WAL's checkpoint waits until the collector has what a crawl queued (agent_turn), so that it
+ * does not delay the delivery; a crawl that queued nothing, or a WAL grown large while the collector
+ * is away, has it at once. */
+static void agent_checkpoint(struct agent *a)
+{
+	if (state_checkpoint(a->st) != 0)
+		log_warnx("%s", state_error(a->st));
+}
+
 /* True once each time the collector has acknowledged the last batch queued: a delivery is over. */
 static bool agent_outbox_emptied(struct agent *a)
 {
@@ -314,6 +323,8 @@ static void agent_run_due(struct agent *a, uint64_t now)
 	}
 	if (queued)
 		agent_outbox_upkeep(a, publisher_unsent_from(a->pub), max_batch);
+	if (ran && (!queued || state_checkpoint_due(a->st)))
+		agent_checkpoint(a);
 	if (ran)
 		agent_release_memory(a);
 }
@@ -353,8 +364,10 @@ static void agent_turn(struct agent *a)
 		if (items[0].revents & ZMQ_POLLIN)
 			publisher_recv(a->pub, time_mono_ms());
 	}
-	if (agent_outbox_emptied(a))
+	if (agent_outbox_emptied(a)) {
+		agent_checkpoint(a);
 		agent_release_memory(a);
+	}
 }
 
 static int agent_setup(struct agent *a)

@@ -19,6 +19,7 @@ struct state {
 	uint64_t incarnation;
 	uint64_t last_acked;
 	uint64_t next_seq;
+	int wal_pages; /* in the WAL since the last checkpoint (state_wal_hook) */
 	char error[256];
 };
 
@@ -152,6 +153,23 @@ static int state_touch(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * sqlite would checkpoint the WAL into state.db in the commit that takes it past 1,000 pages: the
+ * commit that stores a first crawl of 10,000 tables (about 100 MB of batches and snapshot) would
+ * write it all a second time before the agent could deliver any of it. This hook replaces that
+ * automatic checkpoint; the agent calls state_checkpoint when it has nothing more urgent to do, and
+ * the WAL file is cut back to STATE_WAL_KEEP_BYTES when it is next reused.
+ */
+#define STATE_WAL_KEEP_BYTES "4194304"
+
+static int state_wal_hook(void *ctx, sqlite3 *db, const char *name, int pages)
+{
+	(void)db;
+	(void)name;
+	((struct state *)ctx)->wal_pages = pages;
+	return SQLITE_OK;
+}
+
 int state_open(const char *state_dir, struct state **ret_st, char *err, size_t errlen)
 {
 	struct state *st;
@@ -174,7 +192,10 @@ int state_open(const char *state_dir, struct state **ret_st, char *err, size_t e
 	free(path);
 	if (r == 0)
 		sqlite3_busy_timeout(st->db, 5000);
-	if (r == 0 && (state_exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;") < 0 ||
+	if (r == 0)
+		sqlite3_wal_hook(st->db, state_wal_hook, st);
+	if (r == 0 && (state_exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+				      "PRAGMA journal_size_limit=" STATE_WAL_KEEP_BYTES ";") < 0 ||
 		       state_exec(st, schema_sql) < 0 || state_migrate(st) < 0 || state_init_incarnation(st) < 0)) {
 		snprintf(err, errlen, "%s/%s", state_dir, st->error);
 		r = -EIO;
@@ -193,6 +214,24 @@ void state_close(struct state *st)
 		return;
 	sqlite3_close(st->db);
 	free(st);
+}
+
+int state_checkpoint(struct state *st)
+{
+	int log = 0, done = 0;
+
+	if (sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) != SQLITE_OK) {
+		snprintf(st->error, sizeof(st->error), "cannot checkpoint state.db: %s", sqlite3_errmsg(st->db));
+		return -EIO;
+	}
+	if (done >= log)
+		st->wal_pages = 0;
+	return 0;
+}
+
+bool state_checkpoint_due(const struct state *st)
+{
+	return st->wal_pages >= STATE_WAL_MAX_PAGES;
 }
 
 void state_release_memory(struct state *st)

@@ -136,6 +136,44 @@ static void test_chunks(const char *dir)
 	snapshot_free(small);
 }
 
+static long long file_size(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+/* A big commit stays in the WAL until the agent checkpoints (state.c says why). */
+static void test_checkpoint(const char *dir)
+{
+	char path[300], db[320], err[512];
+	struct state *st = NULL;
+	struct snapshot *wide = wide_table(40000);
+	long long before, wal, after;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/checkpoint", dir);
+	snprintf(db, sizeof(db), "%s/state.db", path);
+	if (!ok(state_open(path, &st, err, sizeof(err)) == 0, "checkpoint: state opens: %s", err))
+		return;
+	state_begin(st);
+	state_put_snapshot(st, wide);
+	state_commit(st);
+	before = file_size(db);
+	wal = file_size(strcat(db, "-wal"));
+	db[strlen(db) - 4] = '\0';
+	/* sqlite's own checkpoint would have run at 1,000 pages of WAL. */
+	ok(wal > 1000 * 4096 && before < wal / 4,
+	   "checkpoint: a commit of %lld bytes of WAL is not copied into state.db (%lld bytes) by the commit", wal,
+	   before);
+	ok(!state_checkpoint_due(st), "checkpoint: not due below STATE_WAL_MAX_PAGES");
+	r = state_checkpoint(st);
+	after = file_size(db);
+	ok(r == 0 && after > wal / 2, "checkpoint: state_checkpoint copies it (%lld bytes)", after);
+	state_close(st);
+	snapshot_free(wide);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/test-state.XXXXXX", path[300], err[512], seen[256] = "";
@@ -196,6 +234,7 @@ int main(void)
 	fclose(fopen(path, "w"));
 	ok(state_open(path, &st, err, sizeof(err)) < 0 && strstr(err, path), "a state_dir that is a file is refused: %s", err);
 	snapshot_free(snap);
+	test_checkpoint(dir);
 	test_chunks(dir);
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
 	if (system(path) != 0)
