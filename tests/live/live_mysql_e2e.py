@@ -419,8 +419,9 @@ def check_copying_alter(tap, w, db):
     MariaDB's information_schema lists a schema's tables from its directory, where a table being
     copied is briefly absent (about one crawl in 25 during back-to-back rebuilds saw no table, or
     a table without columns): a crawl that took that at face value would make the table a DROP and
-    then an ADD in history. `--dump` takes the snapshot the way the agent does (settled: repeated
-    until two crawls agree); each must hold exactly the objects of the first. Two dumps run at a
+    then an ADD in history. `--dump` takes the snapshot the way the agent does (settled: the
+    rebuilds move the server's DDL count, so no crawl can prove the catalog at rest, and each is
+    repeated until two agree); each must hold exactly the objects of the first. Two dumps run at a
     time, so that enough of them race the rebuilds in RACE_SECONDS."""
     db.fresh_database(RACE_DB)
     rows = ",".join(f"({i}, 'person {i}', 'city {i % 50}')" for i in range(1, 3001))
