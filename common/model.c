@@ -310,6 +310,30 @@ struct obj *obj_new(enum obj_kind kind, const char *key, const char *parent, con
 	return o;
 }
 
+/*
+ * An unpacked array of n attributes has room for attrs_room(n): the next power of two, at least 4.
+ * Appending reallocates only when n reaches such a size, and no capacity is stored. A packed array is
+ * exactly as long as it is; it is unpacked, with its room, before anything appends to it.
+ */
+static size_t attrs_room(size_t n)
+{
+	size_t room = 4;
+
+	if (n == 0)
+		return 0;
+	while (room < n)
+		room *= 2;
+	return room;
+}
+
+/* Appends made to *a, of *n elements (a count past 32 bits would take over 64 GB of attributes). */
+static void attrs_append(struct attr **a, uint32_t *n, struct attr made)
+{
+	if (attrs_room(*n) == *n)
+		*a = xreallocarray(*a, attrs_room((size_t)*n + 1), sizeof(**a));
+	(*a)[(*n)++] = made;
+}
+
 static void attrs_free(struct attr *a, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -333,7 +357,7 @@ void obj_free(struct obj *o)
 
 static struct attr *attrs_dup(const struct attr *a, size_t n)
 {
-	struct attr *d = n ? xcalloc(n, sizeof(*d)) : NULL;
+	struct attr *d = n ? xcalloc(attrs_room(n), sizeof(*d)) : NULL;
 
 	for (size_t i = 0; i < n; i++)
 		d[i] = attr_make(a[i].name, SIZE_MAX, a[i].value, SIZE_MAX);
@@ -380,7 +404,7 @@ static void attrs_pack(struct attr *slot, const struct attr *a, size_t n, char *
 
 void obj_pack(struct obj *o)
 {
-	size_t n = o->nattrs + o->nobs;
+	size_t n = (size_t)o->nattrs + o->nobs;
 	struct attr *block;
 	char *at;
 
@@ -394,11 +418,10 @@ void obj_pack(struct obj *o)
 	attrs_free(o->obs, o->nobs);
 	o->attrs = block;
 	o->obs = block + o->nattrs;
-	o->attrs_cap = o->obs_cap = 0;
 	o->packed = true;
 }
 
-/* Gives a packed object back its arrays and one allocation per string, for a writer. Returns the
+/* Gives a packed object back its arrays, with their room, and one allocation per string, for a writer. Returns the
  * block, or NULL: the writer frees it when done, since the value it sets may be one of o's own. */
 static struct attr *obj_unpack(struct obj *o)
 {
@@ -408,8 +431,6 @@ static struct attr *obj_unpack(struct obj *o)
 		return NULL;
 	o->attrs = attrs_dup(block, o->nattrs);
 	o->obs = attrs_dup(o->obs, o->nobs);
-	o->attrs_cap = o->nattrs;
-	o->obs_cap = o->nobs;
 	o->packed = false;
 	return block;
 }
@@ -420,14 +441,14 @@ struct obj *obj_dup(const struct obj *o)
 
 	d->path = o->path ? xstrdup(o->path) : NULL;
 	d->attrs = attrs_dup(o->attrs, o->nattrs);
-	d->nattrs = d->attrs_cap = o->nattrs;
+	d->nattrs = o->nattrs;
 	d->obs = attrs_dup(o->obs, o->nobs);
-	d->nobs = d->obs_cap = o->nobs;
+	d->nobs = o->nobs;
 	memcpy(d->hash, o->hash, sizeof(d->hash));
 	return d;
 }
 
-static void attrs_set(struct attr **a, size_t *n, size_t *cap, const char *name, const char *value)
+static void attrs_set(struct attr **a, uint32_t *n, const char *name, const char *value)
 {
 	for (size_t i = 0; i < *n; i++) {
 		if (strcmp((*a)[i].name, name) != 0)
@@ -444,17 +465,15 @@ static void attrs_set(struct attr **a, size_t *n, size_t *cap, const char *name,
 		}
 		return;
 	}
-	if (!value)
-		return;
-	xgrow(a, cap, *n + 1, sizeof(**a));
-	(*a)[(*n)++] = attr_make(name, SIZE_MAX, value, SIZE_MAX);
+	if (value)
+		attrs_append(a, n, attr_make(name, SIZE_MAX, value, SIZE_MAX));
 }
 
 void obj_set(struct obj *o, const char *name, const char *value)
 {
 	struct attr *block = obj_unpack(o);
 
-	attrs_set(&o->attrs, &o->nattrs, &o->attrs_cap, name, value);
+	attrs_set(&o->attrs, &o->nattrs, name, value);
 	free(block);
 }
 
@@ -475,8 +494,20 @@ void obj_set_obs(struct obj *o, const char *name, const char *value)
 {
 	struct attr *block = obj_unpack(o);
 
-	attrs_set(&o->obs, &o->nobs, &o->obs_cap, name, value);
+	attrs_set(&o->obs, &o->nobs, name, value);
 	free(block);
+}
+
+void obj_append(struct obj *o, struct attr a)
+{
+	free(obj_unpack(o));
+	attrs_append(&o->attrs, &o->nattrs, a);
+}
+
+void obj_append_obs(struct obj *o, struct attr a)
+{
+	free(obj_unpack(o));
+	attrs_append(&o->obs, &o->nobs, a);
 }
 
 static const char *attrs_get(const struct attr *a, size_t n, const char *name)

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum obj_kind {
 	OBJ_DATABASE,
@@ -59,7 +60,11 @@ struct attr {
 	char *value;
 };
 
-/* key, parent and name are fixed by obj_new and live in the object's own allocation. */
+/*
+ * key, parent and name are fixed by obj_new and live in the object's own allocation. A snapshot holds
+ * hundreds of thousands of objects, so every field counts: counts are 32-bit and an array's capacity
+ * is implied by its count (obj_append), not stored.
+ */
 struct obj {
 	enum obj_kind kind;
 	bool packed;        /* attrs, obs and their strings share one allocation (obj_pack) */
@@ -68,9 +73,8 @@ struct obj {
 	const char *name;
 	char *path;   /* set by snapshot_finish: source/database/schema/table[.column|#constraint] */
 	struct attr *attrs; /* sorted by name once the snapshot is finished; names unique */
-	size_t nattrs, attrs_cap;
+	uint32_t nattrs, nobs;
 	struct attr *obs;
-	size_t nobs, obs_cap;
 	unsigned char hash[32]; /* SHA-256 of the canonical encoding; set by snapshot_finish */
 };
 
@@ -108,6 +112,10 @@ struct obj *obj_dup(const struct obj *o);
 void obj_set(struct obj *o, const char *name, const char *value);
 void obj_setf(struct obj *o, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void obj_set_obs(struct obj *o, const char *name, const char *value);
+/* Appends a (made by attr_make; taken over) without looking for an attribute of the same name: for
+ * decoders, which sort once and refuse a repeated name afterwards, where obj_set's search is O(n²). */
+void obj_append(struct obj *o, struct attr a);
+void obj_append_obs(struct obj *o, struct attr a);
 /* Borrowed until o is next written or packed (obj_pack moves its values); NULL when absent. Linear
  * before snapshot_finish, binary search after. */
 const char *obj_get(const struct obj *o, const char *name);
@@ -116,8 +124,8 @@ void obj_sort_attrs(struct obj *o);
 /*
  * Moves attrs, obs and all their strings into one allocation of exactly their size; snapshot_add
  * and snapshot_finish do it, so that a snapshot costs what it holds rather than a million small
- * allocations. obj_set and obj_set_obs unpack first, so a packed object stays writable; nothing else
- * may write attrs or obs of a packed object.
+ * allocations. obj_set, obj_set_obs and the appends unpack first, so a packed object stays writable;
+ * nothing else may write attrs or obs of a packed object.
  */
 void obj_pack(struct obj *o);
 /* The canonical content hash over kind, key, parent, name and attrs (not path, not obs). */

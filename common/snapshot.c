@@ -285,8 +285,9 @@ int snapshot_encode_chunks(const struct snapshot *s, size_t chunk, snapshot_writ
  */
 static int attrs_decode(struct cursor *c, struct obj *o, bool obs)
 {
-	struct attr **list = obs ? &o->obs : &o->attrs;
-	size_t *n_out = obs ? &o->nobs : &o->nattrs, *cap = obs ? &o->obs_cap : &o->attrs_cap;
+	void (*append)(struct obj *, struct attr) = obs ? obj_append_obs : obj_append;
+	const struct attr *list;
+	size_t n_out;
 	uint64_t n;
 
 	if (cursor_varint(c, &n) < 0 || n > (uint64_t)(c->end - c->p))
@@ -297,12 +298,13 @@ static int attrs_decode(struct cursor *c, struct obj *o, bool obs)
 
 		if (cursor_lstr_view(c, &name, &nlen) < 0 || cursor_lstr_view(c, &value, &vlen) < 0 || !name || !value)
 			return -EBADMSG;
-		xgrow(list, cap, *n_out + 1, sizeof(**list));
-		(*list)[(*n_out)++] = attr_make(name, nlen, value, vlen);
+		append(o, attr_make(name, nlen, value, vlen));
 	}
 	obj_sort_attrs(o);
-	for (size_t i = 1; i < *n_out; i++)
-		if (strcmp((*list)[i - 1].name, (*list)[i].name) == 0)
+	list = obs ? o->obs : o->attrs;
+	n_out = obs ? o->nobs : o->nattrs;
+	for (size_t i = 1; i < n_out; i++)
+		if (strcmp(list[i - 1].name, list[i].name) == 0)
 			return -EBADMSG;
 	return 0;
 }

@@ -512,13 +512,13 @@ void wire_object_free(Prospector__Object *po)
  * n attributes O(n²), and one hostile 800 KB object of 65536 attributes held the collector for
  * over four seconds (found with tests/fuzz). Duplicate names are refused after sorting instead.
  */
-static bool wire_attrs_append(struct attr **a, size_t *n, size_t *cap, Prospector__Attr *const *pa, size_t pn)
+static bool wire_attrs_append(struct obj *o, void (*append)(struct obj *, struct attr), Prospector__Attr *const *pa,
+			      size_t pn)
 {
-	xgrow(a, cap, *n + pn, sizeof(**a));
 	for (size_t i = 0; i < pn; i++) {
 		if (!pa[i]->name || !pa[i]->value)
 			return false;
-		(*a)[(*n)++] = attr_make(pa[i]->name, SIZE_MAX, pa[i]->value, SIZE_MAX);
+		append(o, attr_make(pa[i]->name, SIZE_MAX, pa[i]->value, SIZE_MAX));
 	}
 	return true;
 }
@@ -544,8 +544,8 @@ int wire_obj_from_object(const Prospector__Object *po, struct obj **ret_o)
 		return WIRE_E_INVALID;
 	o = obj_new((enum obj_kind)po->kind, po->key, po->parent, po->name);
 	o->path = xstrdup(po->path ? po->path : "");
-	ok = wire_attrs_append(&o->attrs, &o->nattrs, &o->attrs_cap, po->attrs, po->n_attrs) &&
-	     wire_attrs_append(&o->obs, &o->nobs, &o->obs_cap, po->obs, po->n_obs);
+	ok = wire_attrs_append(o, obj_append, po->attrs, po->n_attrs) &&
+	     wire_attrs_append(o, obj_append_obs, po->obs, po->n_obs);
 	if (ok) {
 		obj_sort_attrs(o);
 		ok = wire_attrs_unique(o->attrs, o->nattrs) && wire_attrs_unique(o->obs, o->nobs);

@@ -306,7 +306,7 @@ static void check_want(const struct snapshot *s, const struct want *want)
 		}
 	}
 	if (n != o->nattrs) {
-		printf("#   %zu attributes, expected %zu\n", o->nattrs, n);
+		printf("#   %u attributes, expected %zu\n", o->nattrs, n);
 		good = false;
 	}
 	if (!ok(good, "%s %s: kind, parent, name and attributes", w->kind, w->key))
@@ -1399,7 +1399,7 @@ static bool same_obj(const struct obj *x, const struct obj *y)
 		}
 	}
 	if (x->nattrs != y->nattrs)
-		printf("#   %s: mysql %zu attributes, odbc %zu\n", x->key, x->nattrs, y->nattrs);
+		printf("#   %s: mysql %u attributes, odbc %u\n", x->key, x->nattrs, y->nattrs);
 	return same;
 }
 

@@ -1,4 +1,5 @@
 /* Canonical hashing, sorting, paths and the stored encoding of snapshots. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,11 +109,65 @@ static void test_refs(void)
 	snapshot_free(a);
 }
 
+/* A packed object (obj_pack) reads, writes, copies and frees like an unpacked one. */
+static void test_pack(void)
+{
+	struct obj *o = col("a:100:1", "r:100", "id", "integer"), *d;
+	char name[16];
+
+	obj_set(o, "x_detail", "driver's own");   /* a name the model does not know */
+	obj_set(o, "default", "");
+	obj_set(o, "ordinal", "1");
+	obj_set_obs(o, "rows", "5");
+	obj_pack(o);
+	ok(o->packed && o->nattrs == 5 && o->nobs == 1, "packed: 5 attributes, 1 observation");
+	is_str(obj_get(o, "type"), "integer", "packed: a value reads back");
+	is_str(obj_get(o, "x_detail"), "driver's own", "packed: so does one under a name of its own");
+	is_str(obj_get(o, "default"), "", "packed: so does an empty one");
+	is_str(obj_get_obs(o, "rows"), "5", "packed: so does an observation");
+
+	d = obj_dup(o);
+	ok(!d->packed && d->nattrs == 5 && d->nobs == 1, "a copy of a packed object is unpacked, with everything");
+	is_str(obj_get(d, "x_detail"), "driver's own", "the copy has its own strings");
+	obj_set(d, "type", "bigint");
+	obj_free(d);
+	is_str(obj_get(o, "type"), "integer", "writing the copy leaves the original alone");
+
+	obj_set(o, "x_detail", obj_get(o, "type")); /* value and name both live in the block it replaces */
+	ok(!o->packed, "a write unpacks");
+	is_str(obj_get(o, "x_detail"), "integer", "a value taken from the same packed object is copied first");
+	obj_pack(o);
+	for (size_t i = 0; i < o->nattrs; i++)
+		if (strcmp(o->attrs[i].name, "x_detail") == 0)
+			obj_set(o, o->attrs[i].name, obj_get(o, "ordinal")); /* the name is in the block too */
+	is_str(obj_get(o, "x_detail"), "1", "so is a name taken from it");
+	obj_pack(o);
+	obj_set(o, "nullable", NULL);
+	ok(o->nattrs == 4 && !obj_get(o, "nullable"), "an attribute is removed from a packed object");
+	obj_pack(o);
+	obj_set_obs(o, "bytes", "8192");
+	ok(o->nobs == 2 && strcmp(obj_get_obs(o, "rows"), "5") == 0, "an observation is added to a packed object");
+	for (int i = 0; i < 40; i++) { /* past several powers of two of room, after an exact packed array */
+		snprintf(name, sizeof(name), "x%02d", i);
+		obj_set(o, name, name);
+	}
+	obj_pack(o);
+	ok(o->nattrs == 44 && strcmp(obj_get(o, "x39"), "x39") == 0 && strcmp(obj_get(o, "type"), "integer") == 0,
+	   "attributes are added past the packed size: %u", o->nattrs);
+	obj_free(o);
+
+	o = obj_new(OBJ_SCHEMA, "n:1", "d:1", "empty");
+	obj_pack(o);
+	ok(!o->packed && !o->attrs, "nothing to pack: the object stays as it is");
+	obj_free(o);
+}
+
 int main(void)
 {
 	test_canonical();
 	test_encoding();
 	test_invalid();
 	test_refs();
+	test_pack();
 	return done_testing();
 }

@@ -277,8 +277,7 @@ static void test_object_many_attrs(void)
 
 	for (int i = 0; i < N; i++) {
 		snprintf(name, sizeof(name), "a%05d", i);
-		xgrow(&o->attrs, &o->attrs_cap, o->nattrs + 1, sizeof(*o->attrs));
-		o->attrs[o->nattrs++] = attr_make(name, SIZE_MAX, "", 0);
+		obj_append(o, attr_make(name, SIZE_MAX, "", 0));
 	}
 	obj_set_obs(o, "rows", "1");
 	obj_set_obs(o, "bytes", "8192");
