@@ -533,12 +533,30 @@ static int attr_cmp(const void *a, const void *b)
 	return strcmp(((const struct attr *)a)->name, ((const struct attr *)b)->name);
 }
 
+/* An object has a handful of attributes, which an insertion sort orders in less time than qsort
+ * takes to call its comparison; a decoded object may have thousands (wire.c), which it would not. */
+#define ATTRS_INSERTION_SORT_MAX 16
+
+static void attrs_sort(struct attr *a, size_t n)
+{
+	if (n > ATTRS_INSERTION_SORT_MAX) {
+		qsort(a, n, sizeof(*a), attr_cmp);
+		return;
+	}
+	for (size_t i = 1; i < n; i++) {
+		struct attr x = a[i];
+		size_t j = i;
+
+		for (; j > 0 && strcmp(a[j - 1].name, x.name) > 0; j--)
+			a[j] = a[j - 1];
+		a[j] = x;
+	}
+}
+
 void obj_sort_attrs(struct obj *o)
 {
-	if (o->nattrs > 1)
-		qsort(o->attrs, o->nattrs, sizeof(*o->attrs), attr_cmp);
-	if (o->nobs > 1)
-		qsort(o->obs, o->nobs, sizeof(*o->obs), attr_cmp);
+	attrs_sort(o->attrs, o->nattrs);
+	attrs_sort(o->obs, o->nobs);
 }
 
 /* Canonical encoding: a version byte, then kind, key, parent, name and the sorted attributes, each

@@ -92,9 +92,29 @@ static int snapshot_fail(struct snapshot *s, int code, const char *fmt, const ch
 	return code;
 }
 
+static char *snapshot_path_join(const char *a, char sep, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *p = xmalloc(la + lb + 2);
+
+	memcpy(p, a, la);
+	p[la] = sep;
+	memcpy(p + la + 1, b, lb + 1);
+	return p;
+}
+
+/* The parent looked up last: objects in key order mostly share it with the one before (a table's
+ * columns), which saves a binary search of the snapshot per object. */
+static struct obj *snapshot_parent(const struct snapshot *s, const struct obj *o, struct obj **last)
+{
+	if (!*last || strcmp((*last)->key, o->parent) != 0)
+		*last = snapshot_find(s, o->parent);
+	return *last;
+}
+
 /* Writes o's path, and its ancestors' first (they may come later in key order). depth guards against
  * a parent cycle, which a well-behaved driver never produces but a corrupt input could. */
-static int snapshot_set_path(struct snapshot *s, struct obj *o, unsigned depth)
+static int snapshot_set_path(struct snapshot *s, struct obj *o, unsigned depth, struct obj **last)
 {
 	struct obj *parent;
 	int r;
@@ -102,16 +122,16 @@ static int snapshot_set_path(struct snapshot *s, struct obj *o, unsigned depth)
 	if (o->path)
 		return 0;
 	if (!o->parent) {
-		o->path = xasprintf("%s/%s", s->source, o->name);
+		o->path = snapshot_path_join(s->source, '/', o->name);
 		return 0;
 	}
-	parent = snapshot_find(s, o->parent);
+	parent = snapshot_parent(s, o, last);
 	if (!parent || depth > 16)
 		return snapshot_fail(s, SNAPSHOT_E_ORPHAN, "object '%s' has no parent in the snapshot", o->key);
-	r = snapshot_set_path(s, parent, depth + 1);
+	r = snapshot_set_path(s, parent, depth + 1, last);
 	if (r)
 		return r;
-	o->path = xasprintf("%s%c%s", parent->path, model_kind(o->kind)->path_sep, o->name);
+	o->path = snapshot_path_join(parent->path, model_kind(o->kind)->path_sep, o->name);
 	return 0;
 }
 
@@ -166,6 +186,7 @@ void snapshot_obs_hash(const struct snapshot *s, unsigned char out[32])
 
 int snapshot_finish(struct snapshot *s)
 {
+	struct obj *last = NULL;
 	int r;
 
 	qsort(s->objs, s->nobjs, sizeof(*s->objs), obj_key_cmp);
@@ -177,7 +198,7 @@ int snapshot_finish(struct snapshot *s)
 		s->objs[i]->path = NULL;
 	}
 	for (size_t i = 0; i < s->nobjs; i++) {
-		r = snapshot_set_path(s, s->objs[i], 0);
+		r = snapshot_set_path(s, s->objs[i], 0, &last);
 		if (r)
 			return r;
 		obj_sort_attrs(s->objs[i]);
