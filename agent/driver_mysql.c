@@ -53,6 +53,7 @@
 #include "config.h"
 #include "model.h"
 #include "secrets.h"
+#include "sha256.h"
 #include "utf8.h"
 #include "xmalloc.h"
 
@@ -1297,7 +1298,7 @@ static void my_set_sha256(struct obj *o, const char *attr, const char *text)
 	unsigned char h[crypto_hash_sha256_BYTES];
 	char hex[2 * sizeof(h) + 1];
 
-	crypto_hash_sha256(h, (const unsigned char *)text, strlen(text));
+	sha256(h, (const unsigned char *)text, strlen(text));
 	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
 	obj_set(o, attr, hex);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "sha256.h"
 #include "snapshot.h"
 #include "xmalloc.h"
 
@@ -1228,7 +1229,7 @@ static void history_hash(struct buf *b, const unsigned char prev[32], const stru
 	buf_add_lstr(b, r->severity);
 	buf_add_varint(b, r->heuristic);
 	buf_add_lstr(b, r->origin);
-	crypto_hash_sha256(ret_hash, (const unsigned char *)b->data, b->len);
+	sha256(ret_hash, (const unsigned char *)b->data, b->len);
 }
 
 void catalog_history_hash(const unsigned char prev[32], const struct catalog_history_row *r,

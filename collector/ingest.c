@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "sha256.h"
 #include "timeutil.h"
 #include "wire.h"
 #include "xmalloc.h"
@@ -656,7 +657,7 @@ static int batch_commit(struct ingest *ing, const struct session *s, const Prosp
 	unsigned char digest[32];
 	int r = catalog_begin(ing->cat);
 
-	crypto_hash_sha256(digest, data, len);
+	sha256(digest, data, len);
 	if (r == 0)
 		r = batch_apply(ing, &cb, b, digest, &res);
 	if (r == CATALOG_E_SOURCE_OWNED) {
@@ -694,7 +695,7 @@ static int batch_duplicate(struct ingest *ing, const struct session *s, const Pr
 
 	if (r < 0)
 		return ingest_storage_failed(ing, r, "duplicate check");
-	crypto_hash_sha256(digest, data, len);
+	sha256(digest, data, len);
 	log_debug("agent %s: batch %" PRIu64 " already applied, acknowledging again", s->agent_id, b->seq);
 	reply_ack(out, s->incarnation, last);
 	if (r == 0 && memcmp(digest, applied, sizeof(digest)) != 0) {

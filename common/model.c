@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "sha256.h"
 #include "xmalloc.h"
 
 /*
@@ -559,14 +560,19 @@ void obj_sort_attrs(struct obj *o)
 	attrs_sort(o->obs, o->nobs);
 }
 
+#define HASH_BUF_KEEP 65536
+
 /* Canonical encoding: a version byte, then kind, key, parent, name and the sorted attributes, each
  * length-prefixed so that no two different objects encode alike. Path and obs are left out: a
  * rename of a table must not change its columns' hashes, and statistics are not schema. */
 void obj_hash(struct obj *o)
 {
-	struct buf b;
+	/* One buffer a thread, kept: a snapshot hashes hundreds of thousands of objects, and growing a
+	 * fresh one to each object's size took five allocations an object. One grown past HASH_BUF_KEEP
+	 * by an outsized object is not kept. */
+	static _Thread_local struct buf b;
 
-	buf_init(&b);
+	buf_reset(&b);
 	buf_addc(&b, 1);
 	buf_add_varint(&b, (uint64_t)o->kind);
 	buf_add_lstr(&b, o->key);
@@ -577,8 +583,9 @@ void obj_hash(struct obj *o)
 		buf_add_lstr(&b, o->attrs[i].name);
 		buf_add_lstr(&b, o->attrs[i].value);
 	}
-	crypto_hash_sha256(o->hash, (const unsigned char *)b.data, b.len);
-	buf_free(&b);
+	sha256(o->hash, (const unsigned char *)b.data, b.len);
+	if (b.cap > HASH_BUF_KEEP)
+		buf_free(&b);
 }
 
 bool obj_obs_equal(const struct obj *a, const struct obj *b)
