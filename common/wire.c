@@ -484,6 +484,41 @@ Prospector__Object *wire_object_from_obj(const struct obj *o)
 	return po;
 }
 
+/*
+ * A first crawl of 10,000 tables encodes 245,000 objects. Copying each of their strings, as
+ * wire_object_from_obj must for a message that protobuf-c may free, took some twenty allocations
+ * and frees an object, most of the time spent encoding; a view borrows them instead.
+ */
+Prospector__Object *wire_object_view(const struct obj *o)
+{
+	size_t n = (size_t)o->nattrs + o->nobs;
+	Prospector__Object *po = xmalloc(sizeof(*po) + n * (sizeof(Prospector__Attr *) + sizeof(Prospector__Attr)));
+	Prospector__Attr **ptrs = (Prospector__Attr **)(po + 1);
+	Prospector__Attr *pa = (Prospector__Attr *)(ptrs + n);
+
+	prospector__object__init(po);
+	po->kind = (Prospector__ObjKind)o->kind;
+	po->key = (char *)o->key;
+	po->parent = (char *)o->parent;
+	po->name = (char *)o->name;
+	po->path = (char *)(o->path ? o->path : "");
+	for (size_t i = 0; i < n; i++) {
+		const struct attr *a = i < o->nattrs ? &o->attrs[i] : &o->obs[i - o->nattrs];
+
+		prospector__attr__init(&pa[i]);
+		pa[i].name = (char *)a->name;
+		pa[i].value = a->value;
+		ptrs[i] = &pa[i];
+	}
+	po->attrs = o->nattrs ? ptrs : NULL;
+	po->n_attrs = o->nattrs;
+	po->obs = o->nobs ? ptrs + o->nattrs : NULL;
+	po->n_obs = o->nobs;
+	po->hash.data = (uint8_t *)o->hash;
+	po->hash.len = sizeof(o->hash);
+	return po;
+}
+
 Prospector__ObsUpdate *wire_obs_update_from_obj(const struct obj *o)
 {
 	Prospector__ObsUpdate *pu = xmalloc(sizeof(*pu));

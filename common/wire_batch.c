@@ -43,7 +43,7 @@ static void wb_batch_free(Prospector__Batch *b)
 	for (size_t i = 0; i < b->n_changes; i++)
 		wire_change_free(b->changes[i]);
 	for (size_t i = 0; i < b->n_objects; i++)
-		wire_object_free(b->objects[i]);
+		free(b->objects[i]); /* views (wb_add_object) */
 	for (size_t i = 0; i < b->n_obs; i++)
 		wire_obs_update_free(b->obs[i]);
 	free(b->changes);
@@ -125,7 +125,7 @@ static void wb_add_change(struct wire_batcher *wb, const struct change *c)
 
 static void wb_add_object(struct wire_batcher *wb, const struct obj *o)
 {
-	Prospector__Object *po = wire_object_from_obj(o);
+	Prospector__Object *po = wire_object_view(o);
 	Prospector__Batch *b = wb_batch_for(wb, PROSPECTOR__BATCH_KIND__BATCH_SNAPSHOT_PART,
 					    prospector__object__get_packed_size(po));
 
