@@ -446,6 +446,7 @@ struct obj *obj_dup(const struct obj *o)
 	d->obs = attrs_dup(o->obs, o->nobs);
 	d->nobs = o->nobs;
 	memcpy(d->hash, o->hash, sizeof(d->hash));
+	d->hashed = o->hashed;
 	return d;
 }
 
@@ -474,6 +475,7 @@ void obj_set(struct obj *o, const char *name, const char *value)
 {
 	struct attr *block = obj_unpack(o);
 
+	o->hashed = false;
 	attrs_set(&o->attrs, &o->nattrs, name, value);
 	free(block);
 }
@@ -501,6 +503,7 @@ void obj_set_obs(struct obj *o, const char *name, const char *value)
 
 void obj_append(struct obj *o, struct attr a)
 {
+	o->hashed = false;
 	free(obj_unpack(o));
 	attrs_append(&o->attrs, &o->nattrs, a);
 }
@@ -584,8 +587,17 @@ void obj_hash(struct obj *o)
 		buf_add_lstr(&b, o->attrs[i].value);
 	}
 	sha256(o->hash, (const unsigned char *)b.data, b.len);
+	o->hashed = true;
 	if (b.cap > HASH_BUF_KEEP)
 		buf_free(&b);
+}
+
+void obj_seal(struct obj *o)
+{
+	obj_sort_attrs(o);
+	if (!o->hashed)
+		obj_hash(o);
+	obj_pack(o);
 }
 
 bool obj_obs_equal(const struct obj *a, const struct obj *b)

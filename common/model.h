@@ -68,6 +68,7 @@ struct attr {
 struct obj {
 	enum obj_kind kind;
 	bool packed;        /* attrs, obs and their strings share one allocation (obj_pack) */
+	bool hashed;        /* hash is that of attrs as they are (obj_hash); a write to attrs clears it */
 	const char *key;    /* stable inside the source: PostgreSQL "r:16384", "a:16384:3"; never contains MODEL_REF_SEP */
 	const char *parent; /* key of the containing object; NULL only for the database */
 	const char *name;
@@ -130,4 +131,8 @@ void obj_sort_attrs(struct obj *o);
 void obj_pack(struct obj *o);
 /* The canonical content hash over kind, key, parent, name and attrs (not path, not obs). */
 void obj_hash(struct obj *o);
+/* Sorts o's attributes, hashes them unless that is done, and packs o: what a finished object is.
+ * snapshot_add does it to the object added before (a crawl's client mostly waits for the server
+ * meanwhile), snapshot_finish to the rest. */
+void obj_seal(struct obj *o);
 bool obj_obs_equal(const struct obj *a, const struct obj *b);

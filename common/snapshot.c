@@ -43,15 +43,16 @@ void snapshot_mark_partial(struct snapshot *s, const char *key, const char *reas
 	s->npartial++;
 }
 
-/* Drivers mostly complete an object before they add the next one, so the previous one is packed
- * now: a crawl then peaks near the packed size of its snapshot, not at the unpacked one. One written
- * later is unpacked by the write and packed again by snapshot_finish. */
+/* Drivers mostly complete an object before they add the next one, so the previous one is sealed
+ * (obj_seal) now: a crawl then peaks near the packed size of its snapshot, not at the unpacked one,
+ * and hashes while the server sends the next rows. One written later is unpacked and unhashed by
+ * the write and sealed again by snapshot_finish. */
 struct obj *snapshot_add(struct snapshot *s, struct obj **o)
 {
 	struct obj *added = *o;
 
 	if (s->nobjs)
-		obj_pack(s->objs[s->nobjs - 1]);
+		obj_seal(s->objs[s->nobjs - 1]);
 	xgrow(&s->objs, &s->cap, s->nobjs + 1, sizeof(*s->objs));
 	s->objs[s->nobjs++] = added;
 	*o = NULL;
@@ -201,9 +202,7 @@ int snapshot_finish(struct snapshot *s)
 		r = snapshot_set_path(s, s->objs[i], 0, &last);
 		if (r)
 			return r;
-		obj_sort_attrs(s->objs[i]);
-		obj_hash(s->objs[i]);
-		obj_pack(s->objs[i]);
+		obj_seal(s->objs[i]);
 	}
 	snapshot_root_hash(s);
 	return 0;
