@@ -112,6 +112,7 @@ def agent_figures(r, res, prefix, reference):
         res[f"{prefix}_{k}_s"] = median([x[0] for x in v])
         res[f"{prefix}_{k}_all_s"] = [round(x[0], 4) for x in v]
     res[f"{prefix}_agent_peak_rss_mb"] = max(x[2] for x in r["agent_once"])
+    res[f"{prefix}_agent_peak_rss_all_mb"] = [round(x[2], 1) for x in r["agent_once"]]
     ref = res[f"{prefix}_{reference}_s"]
     res[f"{prefix}_ratio_dump"] = res[f"{prefix}_agent_once_s"] / ref
     phases = [m.groups() for m in (PHASES.search(x[3]) for x in r["agent_once"]) if m]
