@@ -85,7 +85,7 @@ static bool same_snapshot(const struct snapshot *a, const struct snapshot *b)
 /* Snapshots are stored in chunks; one stored whole (by an agent before the chunks) still loads. */
 static void test_chunks(const char *dir)
 {
-	char path[300], db[320], err[512];
+	char path[300], db[320], err[512] = "";
 	struct state *st = NULL;
 	struct snapshot *wide = wide_table(30000), *small = one_table("small"), *loaded = NULL;
 	struct state_digest digest;
@@ -146,7 +146,7 @@ static long long file_size(const char *path)
 /* A big commit stays in the WAL until the agent checkpoints (state.c says why). */
 static void test_checkpoint(const char *dir)
 {
-	char path[300], db[320], err[512];
+	char path[300], db[320], err[512] = "";
 	struct state *st = NULL;
 	struct snapshot *wide = wide_table(40000);
 	long long before, wal, after;
@@ -176,7 +176,7 @@ static void test_checkpoint(const char *dir)
 
 int main(void)
 {
-	char dir[] = "/tmp/test-state.XXXXXX", path[300], err[512], seen[256] = "";
+	char dir[] = "/tmp/test-state.XXXXXX", path[300], err[512] = "", seen[256] = "";
 	struct state *st = NULL;
 	struct snapshot *snap = one_table("person"), *loaded = NULL;
 	uint64_t inc, batches, bytes;
