@@ -20,6 +20,7 @@ struct state {
 	uint64_t last_acked;
 	uint64_t next_seq;
 	int wal_pages; /* in the WAL since the last checkpoint (state_wal_hook) */
+	int64_t page_size;
 	char error[256];
 };
 
@@ -162,6 +163,14 @@ static int state_touch(const char *path, char *err, size_t errlen)
  */
 #define STATE_WAL_KEEP_BYTES "4194304"
 
+/*
+ * The pages of a state.db made from now on: 64 KB, not sqlite's 4 KB. Nearly every byte the agent
+ * writes is a blob of a megabyte (a batch, a chunk of a snapshot): at 4 KB a page, storing a first
+ * crawl of 10,000 tables wrote 20,000 WAL frames, two writes each, most of them starting and ending
+ * inside a page of the file system, and took a third longer. A state.db made before keeps its pages.
+ */
+#define STATE_PAGE_SIZE "65536"
+
 static int state_wal_hook(void *ctx, sqlite3 *db, const char *name, int pages)
 {
 	(void)db;
@@ -194,9 +203,10 @@ int state_open(const char *state_dir, struct state **ret_st, char *err, size_t e
 		sqlite3_busy_timeout(st->db, 5000);
 	if (r == 0)
 		sqlite3_wal_hook(st->db, state_wal_hook, st);
-	if (r == 0 && (state_exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-				      "PRAGMA journal_size_limit=" STATE_WAL_KEEP_BYTES ";") < 0 ||
-		       state_exec(st, schema_sql) < 0 || state_migrate(st) < 0 || state_init_incarnation(st) < 0)) {
+	if (r == 0 && (state_exec(st, "PRAGMA page_size=" STATE_PAGE_SIZE "; PRAGMA journal_mode=WAL; "
+				      "PRAGMA synchronous=FULL; PRAGMA journal_size_limit=" STATE_WAL_KEEP_BYTES ";") < 0 ||
+		       state_exec(st, schema_sql) < 0 || state_step(st, "PRAGMA page_size", NULL, 0, &st->page_size) < 0 ||
+		       state_migrate(st) < 0 || state_init_incarnation(st) < 0)) {
 		snprintf(err, errlen, "%s/%s", state_dir, st->error);
 		r = -EIO;
 	}
@@ -231,7 +241,7 @@ int state_checkpoint(struct state *st)
 
 bool state_checkpoint_due(const struct state *st)
 {
-	return st->wal_pages >= STATE_WAL_MAX_PAGES;
+	return st->wal_pages * st->page_size >= STATE_WAL_MAX_BYTES;
 }
 
 void state_release_memory(struct state *st)

@@ -28,8 +28,8 @@ void state_close(struct state *st);
 /* Copies what the WAL holds into state.db (a passive checkpoint: it never waits for a reader). sqlite
  * does not do it on its own in the agent (state.c says why). 0, or -EIO with state_error. */
 int state_checkpoint(struct state *st);
-/* The WAL has grown past STATE_WAL_MAX_PAGES: checkpoint even though a delivery is under way. */
-#define STATE_WAL_MAX_PAGES 16384 /* 64 MB at 4 KB a page */
+/* The WAL has grown past STATE_WAL_MAX_BYTES: checkpoint even though a delivery is under way. */
+#define STATE_WAL_MAX_BYTES (64LL << 20)
 bool state_checkpoint_due(const struct state *st);
 /* Hands sqlite's page cache of state.db back to malloc: the agent sleeps for minutes between cycles,
  * and the next one reads what it needs again (from the operating system's cache of the file). */

@@ -166,12 +166,38 @@ static void test_checkpoint(const char *dir)
 	ok(wal > 1000 * 4096 && before < wal / 4,
 	   "checkpoint: a commit of %lld bytes of WAL is not copied into state.db (%lld bytes) by the commit", wal,
 	   before);
-	ok(!state_checkpoint_due(st), "checkpoint: not due below STATE_WAL_MAX_PAGES");
+	ok(!state_checkpoint_due(st), "checkpoint: not due below STATE_WAL_MAX_BYTES");
+	is_int(count_rows(db, "PRAGMA page_size"), 65536, "checkpoint: a new state.db has pages of 64 KB");
 	r = state_checkpoint(st);
 	after = file_size(db);
 	ok(r == 0 && after > wal / 2, "checkpoint: state_checkpoint copies it (%lld bytes)", after);
 	state_close(st);
 	snapshot_free(wide);
+}
+
+/* A state.db made by an agent before pages were 64 KB keeps its 4 KB pages and works as before. */
+static void test_old_pages(const char *dir)
+{
+	char path[300], db[320], err[512] = "";
+	struct state *st = NULL;
+	struct snapshot *snap = one_table("person"), *loaded = NULL;
+
+	snprintf(path, sizeof(path), "%s/old", dir);
+	snprintf(db, sizeof(db), "%s/state.db", path);
+	mkdir(path, 0700);
+	exec_sql(db, "PRAGMA page_size=4096", NULL, 0);
+	exec_sql(db, "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL)", NULL, 0);
+	chmod(db, 0600);
+	if (!ok(state_open(path, &st, err, sizeof(err)) == 0, "old pages: a 4 KB state.db opens: %s", err))
+		return;
+	ok(state_begin(st) == 0 && state_put_snapshot(st, snap) == 0 && state_commit(st) == 0,
+	   "old pages: a snapshot is stored");
+	ok(state_load_snapshot(st, "hr", &loaded) == 0 && loaded && same_snapshot(snap, loaded),
+	   "old pages: and loads the same");
+	is_int(count_rows(db, "PRAGMA page_size"), 4096, "old pages: the pages stay 4 KB");
+	state_close(st);
+	snapshot_free(loaded);
+	snapshot_free(snap);
 }
 
 int main(void)
@@ -236,6 +262,7 @@ int main(void)
 	snapshot_free(snap);
 	test_checkpoint(dir);
 	test_chunks(dir);
+	test_old_pages(dir);
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
 	if (system(path) != 0)
 		return 1;
