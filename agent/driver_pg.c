@@ -56,11 +56,6 @@ struct pg {
 	unsigned timeout;
 };
 
-struct pg_comment {
-	char *key;
-	char *text;
-};
-
 /* One crawl's state; lives on pg_crawl()'s stack. */
 struct pg_crawl {
 	PGconn *conn;
@@ -69,7 +64,10 @@ struct pg_crawl {
 	const char *password; /* borrowed from the handle; scrubbed from every message */
 	const char *params[2]; /* $1 timeout in ms, $2 client encoding, for the settings step */
 	char timeout_ms[16];
-	struct pg_comment *comments; /* by key once sorted */
+	/* Every comment as "key\0text\0" in one buffer, and where each starts (by key once sorted):
+	 * 200,000 comments are common, and two allocations each cost more than their text. */
+	struct buf comment_text;
+	uint32_t *comments;
 	size_t ncomments, comments_cap;
 	bool comments_sorted;
 };
@@ -416,23 +414,43 @@ static const char *pg_word(const struct pg_word *t, const char *code)
 	return NULL;
 }
 
-static int pg_comment_cmp(const void *a, const void *b)
+static int pg_comment_cmp(const void *a, const void *b, void *text)
 {
-	return strcmp(((const struct pg_comment *)a)->key, ((const struct pg_comment *)b)->key);
+	return strcmp((const char *)text + *(const uint32_t *)a, (const char *)text + *(const uint32_t *)b);
+}
+
+/* The comment on the object with this key, or NULL. */
+static const char *pg_comment_find(struct pg_crawl *c, const char *key)
+{
+	const char *text = c->comment_text.data;
+	size_t lo = 0, hi = c->ncomments;
+
+	if (!c->comments_sorted) {
+		qsort_r(c->comments, c->ncomments, sizeof(*c->comments), pg_comment_cmp, c->comment_text.data);
+		c->comments_sorted = true;
+	}
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const char *k = text + c->comments[mid];
+		int d = strcmp(key, k);
+
+		if (d == 0)
+			return k + strlen(k) + 1;
+		if (d < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
 }
 
 /* Comments are read first and sorted once; each object picks its own up as it is added. */
 static void pg_comment_apply(struct pg_crawl *c, struct obj *o)
 {
-	struct pg_comment probe = { .key = (char *)o->key }, *hit; /* only compared */
+	const char *text = pg_comment_find(c, o->key);
 
-	if (!c->comments_sorted) {
-		qsort(c->comments, c->ncomments, sizeof(*c->comments), pg_comment_cmp);
-		c->comments_sorted = true;
-	}
-	hit = bsearch(&probe, c->comments, c->ncomments, sizeof(*c->comments), pg_comment_cmp);
-	if (hit)
-		obj_set(o, "comment", hit->text);
+	if (text)
+		obj_set(o, "comment", text);
 }
 
 /* Every object query starts with key, parent and name. */
@@ -674,21 +692,22 @@ static int pg_row_index(struct pg_crawl *c, const PGresult *res)
 
 static int pg_row_comment(struct pg_crawl *c, const PGresult *res)
 {
-	struct pg_comment *cm;
+	const char *key = pg_val(res, CMT_KEY), *text = pg_val(res, CMT_TEXT);
 
+	if (!key || !text)
+		return 0;
+	if (c->comment_text.len > UINT32_MAX - strlen(key) - strlen(text) - 2)
+		return pg_fail(c, DRIVER_E_QUERY, "reading comments: more than 4 GB of them");
 	xgrow(&c->comments, &c->comments_cap, c->ncomments + 1, sizeof(*c->comments));
-	cm = &c->comments[c->ncomments++];
-	cm->key = xstrdup(pg_val(res, CMT_KEY));
-	cm->text = xstrdup(pg_val(res, CMT_TEXT));
+	c->comments[c->ncomments++] = (uint32_t)c->comment_text.len;
+	buf_add(&c->comment_text, key, strlen(key) + 1);
+	buf_add(&c->comment_text, text, strlen(text) + 1);
 	return 0;
 }
 
 static void pg_comments_free(struct pg_crawl *c)
 {
-	for (size_t i = 0; i < c->ncomments; i++) {
-		free(c->comments[i].key);
-		free(c->comments[i].text);
-	}
+	buf_free(&c->comment_text);
 	free(c->comments);
 }
 
@@ -1003,6 +1022,7 @@ static int pg_crawl(void *handle, struct snapshot *snap, char *err)
 	struct pg_crawl c = { .snap = snap, .err = err, .password = pg->password };
 	int r;
 
+	buf_init(&c.comment_text);
 	snprintf(c.timeout_ms, sizeof(c.timeout_ms), "%lu", pg->timeout * 1000UL);
 	r = pg_connect(pg, &c);
 	c.params[0] = c.timeout_ms;
