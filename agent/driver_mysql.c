@@ -53,7 +53,6 @@
 #include "config.h"
 #include "model.h"
 #include "secrets.h"
-#include "sha256.h"
 #include "utf8.h"
 #include "xmalloc.h"
 
@@ -1293,16 +1292,6 @@ static int my_row_reference(struct my_crawl *c, MYSQL_ROW row)
 	return 0;
 }
 
-static void my_set_sha256(struct obj *o, const char *attr, const char *text)
-{
-	unsigned char h[crypto_hash_sha256_BYTES];
-	char hex[2 * sizeof(h) + 1];
-
-	sha256(h, (const unsigned char *)text, strlen(text));
-	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
-	obj_set(o, attr, hex);
-}
-
 /* A view's definition is empty to a user who may not SHOW VIEW it: then it has no hash. */
 static int my_row_view(struct my_crawl *c, MYSQL_ROW row)
 {
@@ -1311,7 +1300,7 @@ static int my_row_view(struct my_crawl *c, MYSQL_ROW row)
 	if (!o || o->kind != OBJ_VIEW)
 		return 0;
 	if (row[VW_DEFINITION] && *row[VW_DEFINITION])
-		my_set_sha256(o, "definition_hash", row[VW_DEFINITION]);
+		obj_set_sha256(o, "definition_hash", row[VW_DEFINITION]);
 	my_set(o, "owner", row[VW_DEFINER]);
 	return 0;
 }

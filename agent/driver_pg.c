@@ -25,7 +25,6 @@
 #include <libpq-fe.h>
 #include <poll.h>
 #include <pwd.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -39,7 +38,6 @@
 #include "config.h"
 #include "model.h"
 #include "secrets.h"
-#include "sha256.h"
 #include "utf8.h"
 #include "xmalloc.h"
 
@@ -479,16 +477,6 @@ static void pg_add(struct pg_crawl *c, struct obj **o)
 	snapshot_add(c->snap, o);
 }
 
-static void pg_set_sha256(struct obj *o, const char *attr, const char *text)
-{
-	unsigned char h[crypto_hash_sha256_BYTES];
-	char hex[2 * sizeof(h) + 1];
-
-	sha256(h, (const unsigned char *)text, strlen(text));
-	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
-	obj_set(o, attr, hex);
-}
-
 /*
  * Attribute numbers as column keys: list is an int2[] ("{1,2}") or an int2vector ("1 2"); entries
  * from..to-1 are kept, zeros (index expressions) skipped. Empty when nothing is left.
@@ -565,7 +553,7 @@ static int pg_row_relation(struct pg_crawl *c, const PGresult *res)
 	if (rk->flag)
 		obj_set(o, rk->flag, "true");
 	if (def)
-		pg_set_sha256(o, "definition_hash", def);
+		obj_set_sha256(o, "definition_hash", def);
 	pg_set_attrs(o, res, REL_ATTRS);
 	pg_add(c, &o);
 	return 0;

@@ -563,6 +563,30 @@ void obj_sort_attrs(struct obj *o)
 	attrs_sort(o->obs, o->nobs);
 }
 
+static bool attrs_unique(const struct attr *a, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(a[i - 1].name, a[i].name) == 0)
+			return false;
+	return true;
+}
+
+bool obj_sort_unique(struct obj *o)
+{
+	obj_sort_attrs(o);
+	return attrs_unique(o->attrs, o->nattrs) && attrs_unique(o->obs, o->nobs);
+}
+
+void obj_set_sha256(struct obj *o, const char *attr, const char *text)
+{
+	unsigned char h[32];
+	char hex[2 * sizeof(h) + 1];
+
+	sha256(h, text, strlen(text));
+	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+	obj_set(o, attr, hex);
+}
+
 #define HASH_BUF_KEEP 65536
 
 /* Canonical encoding: a version byte, then kind, key, parent, name and the sorted attributes, each

@@ -117,11 +117,16 @@ void obj_set_obs(struct obj *o, const char *name, const char *value);
  * decoders, which sort once and refuse a repeated name afterwards, where obj_set's search is O(n²). */
 void obj_append(struct obj *o, struct attr a);
 void obj_append_obs(struct obj *o, struct attr a);
-/* Borrowed until o is next written or packed (obj_pack moves its values); NULL when absent. Linear
- * before snapshot_finish, binary search after. */
+/* Borrowed until o is next written or packed (obj_pack moves its values); NULL when absent. A linear
+ * search: an object has a handful of attributes. */
 const char *obj_get(const struct obj *o, const char *name);
 const char *obj_get_obs(const struct obj *o, const char *name);
 void obj_sort_attrs(struct obj *o);
+/* Sorts as obj_sort_attrs does; false when a name repeats among the attributes or among the
+ * observations, which a decoder refuses (an encoder never writes one). */
+bool obj_sort_unique(struct obj *o);
+/* Sets attr to the SHA-256 of text in hex: a view's definition is compared, not stored. */
+void obj_set_sha256(struct obj *o, const char *attr, const char *text);
 /*
  * Moves attrs, obs and all their strings into one allocation of exactly their size; snapshot_add
  * and snapshot_finish do it, so that a snapshot costs what it holds rather than a million small

@@ -299,15 +299,14 @@ int snapshot_encode_chunks(const struct snapshot *s, size_t chunk, snapshot_writ
 }
 
 /*
- * Appends and sorts once, refusing repeated names: adding each pair with obj_set searched the list
- * every time, O(n²) in the attributes of one object, which a hostile object staged at the collector
- * could turn into seconds (found with tests/fuzz). The encoder never repeats a name.
+ * Appends; obj_decode then sorts once and refuses repeated names (obj_sort_unique). Adding each pair
+ * with obj_set searched the list every time, O(n²) in the attributes of one object, which a hostile
+ * object staged at the collector could turn into seconds (found with tests/fuzz). The encoder never
+ * repeats a name.
  */
 static int attrs_decode(struct cursor *c, struct obj *o, bool obs)
 {
 	void (*append)(struct obj *, struct attr) = obs ? obj_append_obs : obj_append;
-	const struct attr *list;
-	size_t n_out;
 	uint64_t n;
 
 	if (cursor_varint(c, &n) < 0 || n > (uint64_t)(c->end - c->p))
@@ -320,12 +319,6 @@ static int attrs_decode(struct cursor *c, struct obj *o, bool obs)
 			return -EBADMSG;
 		append(o, attr_make(name, nlen, value, vlen));
 	}
-	obj_sort_attrs(o);
-	list = obs ? o->obs : o->attrs;
-	n_out = obs ? o->nobs : o->nattrs;
-	for (size_t i = 1; i < n_out; i++)
-		if (strcmp(list[i - 1].name, list[i].name) == 0)
-			return -EBADMSG;
 	return 0;
 }
 
@@ -346,6 +339,8 @@ static int obj_decode(struct cursor *c, struct obj **ret_o)
 	r = attrs_decode(c, o, false);
 	if (r == 0)
 		r = attrs_decode(c, o, true);
+	if (r == 0 && !obj_sort_unique(o))
+		r = -EBADMSG;
 out:
 	free(key);
 	free(parent);

@@ -558,15 +558,6 @@ static bool wire_attrs_append(struct obj *o, void (*append)(struct obj *, struct
 	return true;
 }
 
-/* a is sorted by name. */
-static bool wire_attrs_unique(const struct attr *a, size_t n)
-{
-	for (size_t i = 1; i < n; i++)
-		if (strcmp(a[i - 1].name, a[i].name) == 0)
-			return false;
-	return true;
-}
-
 /* Both sides hash the same canonical encoding (obj_hash); a difference means they disagree on
  * content, and storing the object would make the catalog's root hash drift from the agent's. An
  * agent's object never repeats an attribute or observation name (obj_set replaces). */
@@ -581,10 +572,8 @@ int wire_obj_from_object(const Prospector__Object *po, struct obj **ret_o)
 	o->path = xstrdup(po->path ? po->path : "");
 	ok = wire_attrs_append(o, obj_append, po->attrs, po->n_attrs) &&
 	     wire_attrs_append(o, obj_append_obs, po->obs, po->n_obs);
-	if (ok) {
-		obj_sort_attrs(o);
-		ok = wire_attrs_unique(o->attrs, o->nattrs) && wire_attrs_unique(o->obs, o->nobs);
-	}
+	if (ok)
+		ok = obj_sort_unique(o);
 	if (ok) {
 		obj_hash(o);
 		ok = memcmp(o->hash, po->hash.data, sizeof(o->hash)) == 0;
