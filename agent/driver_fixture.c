@@ -34,11 +34,9 @@ static int fixture_crawl(void *handle, struct snapshot *snap, char *err)
 	}
 	if (r > 0)
 		return DRIVER_E_QUERY;
-	for (size_t i = 0; i < loaded->nobjs; i++)
-		snapshot_add(snap, &loaded->objs[i]);
+	snapshot_take(snap, loaded);
 	for (size_t i = 0; i < loaded->npartial; i++)
 		snapshot_mark_partial(snap, loaded->partial[i].key, loaded->partial[i].reason);
-	loaded->nobjs = 0;
 	snapshot_free(loaded);
 	return 0;
 }

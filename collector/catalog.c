@@ -994,18 +994,35 @@ int catalog_meta_set(struct catalog *c, const char *key, const char *value)
 /* --- objects -------------------------------------------------------------------------------- */
 
 /* {"name":"value",...}; REFS values stay raw (keys joined by MODEL_REF_SEP, escaped as \u001f). */
-static void attrs_json(struct buf *b, const struct attr *a, size_t n)
+/* Names and values to store: an object's attributes or observations (o, read through at), or an
+ * array of them (a), as a batch's observation updates bring. */
+struct attr_list {
+	const struct obj *o;
+	obj_attr_fn at;
+	const struct attr *a;
+	size_t n;
+};
+
+static void attrs_json(struct buf *b, const struct attr_list *l)
 {
 	buf_reset(b);
 	buf_addc(b, '{');
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < l->n; i++) {
+		struct attr a = l->o ? l->at(l->o, i) : l->a[i];
+
 		if (i)
 			buf_addc(b, ',');
-		buf_add_json_str(b, a[i].name);
+		buf_add_json_str(b, a.name);
 		buf_addc(b, ':');
-		buf_add_json_str(b, a[i].value);
+		buf_add_json_str(b, a.value);
 	}
 	buf_addc(b, '}');
+}
+
+static void obj_json(struct catalog *c, const struct obj *o)
+{
+	attrs_json(&c->attrs_json, &(struct attr_list){ .o = o, .at = obj_attr, .n = o->nattrs });
+	attrs_json(&c->obs_json, &(struct attr_list){ .o = o, .at = obj_ob, .n = o->nobs });
 }
 
 /* Where a stored object sits, allocated; path NULL when the object is not in the catalog. */
@@ -1043,8 +1060,7 @@ static int cat_obj_upsert(struct catalog *c, const char *source, uint64_t observ
 {
 	sqlite3_stmt *st = c->st[ST_OBJ_UPSERT];
 
-	attrs_json(&c->attrs_json, o->attrs, o->nattrs);
-	attrs_json(&c->obs_json, o->obs, o->nobs);
+	obj_json(c, o);
 	bind_str(st, 1, source);
 	bind_str(st, 2, o->key);
 	bind_str(st, 3, model_kind(o->kind)->name);
@@ -1078,8 +1094,7 @@ static int cat_obj_update(struct catalog *c, const char *source, uint64_t observ
 	sqlite3_stmt *st = c->st[ST_OBJ_UPDATE];
 	int r;
 
-	attrs_json(&c->attrs_json, o->attrs, o->nattrs);
-	attrs_json(&c->obs_json, o->obs, o->nobs);
+	obj_json(c, o);
 	bind_str(st, 1, source);
 	bind_str(st, 2, o->key);
 	bind_str(st, 3, model_kind(o->kind)->name);
@@ -1124,16 +1139,22 @@ static int cat_obj_delete(struct catalog *c, const char *source, const char *key
 	return cat_run(c, ST_OBJ_DELETE);
 }
 
-int catalog_apply_obs(struct catalog *c, const char *source, const char *key, const struct attr *obs,
-		      size_t nobs)
+/* Stores the observations in c->obs_json. */
+static int cat_put_obs(struct catalog *c, const char *source, const char *key)
 {
 	sqlite3_stmt *st = c->st[ST_OBJ_OBS];
 
-	attrs_json(&c->obs_json, obs, nobs);
 	bind_str(st, 1, source);
 	bind_str(st, 2, key);
 	bind_str(st, 3, c->obs_json.data);
 	return cat_run(c, ST_OBJ_OBS);
+}
+
+int catalog_apply_obs(struct catalog *c, const char *source, const char *key, const struct attr *obs,
+		      size_t nobs)
+{
+	attrs_json(&c->obs_json, &(struct attr_list){ .a = obs, .n = nobs });
+	return cat_put_obs(c, source, key);
 }
 
 /* --- edges ---------------------------------------------------------------------------------- */
@@ -1698,8 +1719,10 @@ static int cat_refresh_obs(struct catalog *c, const char *source, const struct s
 	for (size_t i = 0; r == 0 && i < staged->nobjs; i++) {
 		const struct obj *n = staged->objs[i], *o = snapshot_find(cat, n->key);
 
-		if (o && memcmp(o->hash, n->hash, sizeof(o->hash)) == 0 && !obj_obs_equal(o, n))
-			r = catalog_apply_obs(c, source, n->key, n->obs, n->nobs);
+		if (o && memcmp(o->hash, n->hash, sizeof(o->hash)) == 0 && !obj_obs_equal(o, n)) {
+			attrs_json(&c->obs_json, &(struct attr_list){ .o = n, .at = obj_ob, .n = n->nobs });
+			r = cat_put_obs(c, source, n->key);
+		}
 	}
 	return r;
 }

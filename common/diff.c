@@ -97,18 +97,19 @@ char *diff_obj_summary(const struct obj *o, const struct snapshot *snap)
 	buf_init(&b);
 	buf_addc(&b, '{');
 	for (size_t i = 0; i < o->nattrs; i++) {
-		const struct attr_def *def = model_attr_def(o->kind, o->attrs[i].name);
+		struct attr a = obj_attr(o, i);
+		const struct attr_def *def = model_attr_def(o->kind, a.name);
 		char *rendered = NULL;
 
 		if (def && def->folded)
 			continue;
 		if (def && def->type == ATTR_REFS)
-			rendered = snapshot_render_refs(snap, o->attrs[i].value);
+			rendered = snapshot_render_refs(snap, a.value);
 		if (b.len > 1)
 			buf_addc(&b, ',');
-		buf_add_json_str(&b, o->attrs[i].name);
+		buf_add_json_str(&b, a.name);
 		buf_addc(&b, ':');
-		buf_add_json_str(&b, rendered ? rendered : o->attrs[i].value);
+		buf_add_json_str(&b, rendered ? rendered : a.value);
 		free(rendered);
 	}
 	buf_addc(&b, '}');
@@ -211,17 +212,19 @@ static void diff_attrs(struct change *c, const struct snapshot *os, const struct
 	size_t i = 0, j = 0;
 
 	while (i < o->nattrs || j < n->nattrs) {
-		int cmp = i == o->nattrs ? 1 : j == n->nattrs ? -1 : strcmp(o->attrs[i].name, n->attrs[j].name);
+		struct attr x = i < o->nattrs ? obj_attr(o, i) : (struct attr){ 0 };
+		struct attr y = j < n->nattrs ? obj_attr(n, j) : (struct attr){ 0 };
+		int cmp = i == o->nattrs ? 1 : j == n->nattrs ? -1 : strcmp(x.name, y.name);
 
 		if (cmp < 0) {
-			diff_attr(c, os, ns, o->attrs[i].name, o->attrs[i].value, NULL);
+			diff_attr(c, os, ns, x.name, x.value, NULL);
 			i++;
 		} else if (cmp > 0) {
-			diff_attr(c, os, ns, n->attrs[j].name, NULL, n->attrs[j].value);
+			diff_attr(c, os, ns, y.name, NULL, y.value);
 			j++;
 		} else {
-			if (strcmp(o->attrs[i].value, n->attrs[j].value) != 0)
-				diff_attr(c, os, ns, n->attrs[j].name, o->attrs[i].value, n->attrs[j].value);
+			if (strcmp(x.value, y.value) != 0)
+				diff_attr(c, os, ns, y.name, x.value, y.value);
 			i++;
 			j++;
 		}

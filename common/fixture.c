@@ -186,13 +186,14 @@ static void fixture_put(FILE *out, const char *s, bool token, bool refs)
 	}
 }
 
-static void fixture_write_attrs(FILE *out, const struct obj *o, const struct attr *a, size_t n, const char *prefix)
+static void fixture_write_attrs(FILE *out, const struct obj *o, obj_attr_fn at, size_t n, const char *prefix)
 {
 	for (size_t i = 0; i < n; i++) {
-		const struct attr_def *def = model_attr_def(o->kind, a[i].name);
+		struct attr a = at(o, i);
+		const struct attr_def *def = model_attr_def(o->kind, a.name);
 
-		fprintf(out, "\t%s%s = ", prefix, a[i].name);
-		fixture_put(out, a[i].value, false, !*prefix && def && def->type == ATTR_REFS);
+		fprintf(out, "\t%s%s = ", prefix, a.name);
+		fixture_put(out, a.value, false, !*prefix && def && def->type == ATTR_REFS);
 		fputc('\n', out);
 	}
 }
@@ -214,7 +215,7 @@ void fixture_write(const struct snapshot *s, FILE *out)
 		fputc(' ', out);
 		fixture_put(out, o->name, false, false);
 		fputc('\n', out);
-		fixture_write_attrs(out, o, o->attrs, o->nattrs, "");
-		fixture_write_attrs(out, o, o->obs, o->nobs, "obs.");
+		fixture_write_attrs(out, o, obj_attr, o->nattrs, "");
+		fixture_write_attrs(out, o, obj_ob, o->nobs, "obs.");
 	}
 }

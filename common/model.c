@@ -2,11 +2,13 @@
 
 #include <pthread.h>
 #include <sodium.h>
+#include <stdalign.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "buf.h"
 #include "sha256.h"
 #include "xmalloc.h"
@@ -239,6 +241,8 @@ static void names_init(void)
 		if (n == 0 || strcmp(names[n - 1], names[i]) != 0)
 			names[n++] = names[i];
 	nnames = n;
+	if (nnames >= 0xff) /* a packed entry has a byte for the index, and 0xff means "its own" (obj_pack) */
+		abort();
 }
 
 static int name_find_cmp(const void *key, const void *elem)
@@ -311,10 +315,14 @@ struct obj *obj_new(enum obj_kind kind, const char *key, const char *parent, con
 	return o;
 }
 
+/* What an open object's attributes and observations are kept in. */
+struct obj_open {
+	struct attr *attrs, *obs;
+};
+
 /*
- * An unpacked array of n attributes has room for attrs_room(n): the next power of two, at least 4.
- * Appending reallocates only when n reaches such a size, and no capacity is stored. A packed array is
- * exactly as long as it is; it is unpacked, with its room, before anything appends to it.
+ * An open array of n attributes has room for attrs_room(n): the next power of two, at least 4.
+ * Appending reallocates only when n reaches such a size, and no capacity is stored.
  */
 static size_t attrs_room(size_t n)
 {
@@ -342,36 +350,45 @@ static void attrs_free(struct attr *a, size_t n)
 	free(a);
 }
 
-void obj_free(struct obj *o)
-{
-	if (!o)
-		return;
-	free(o->path);
-	if (o->packed) {
-		free(o->attrs); /* the block: obs and every string are in it */
-	} else {
-		attrs_free(o->attrs, o->nattrs);
-		attrs_free(o->obs, o->nobs);
-	}
-	free(o);
-}
-
-static struct attr *attrs_dup(const struct attr *a, size_t n)
-{
-	struct attr *d = n ? xcalloc(attrs_room(n), sizeof(*d)) : NULL;
-
-	for (size_t i = 0; i < n; i++)
-		d[i] = attr_make(a[i].name, SIZE_MAX, a[i].value, SIZE_MAX);
-	return d;
-}
-
 /*
- * Packing. A crawl of 200,000 columns sets a million attribute values of a few bytes each; one
- * allocation per value (32 bytes at least with glibc) and arrays with room to grow made over half of
- * a snapshot's memory allocation overhead. A packed object keeps its attribute and observation
- * arrays, exactly as long as they are, and their strings in one block that starts at attrs, laid out
- * as attr_make lays out one attribute: a value, then the name if the model does not know it.
+ * Packing. A crawl of 200,000 columns sets over a million attribute values of a few bytes each; one
+ * allocation per value (32 bytes at least with glibc), arrays with room to grow and two pointers an
+ * attribute made most of a snapshot's memory. A packed object has one block: an entry of 32 bits
+ * for each attribute and then each observation, and after them their strings, laid out as attr_make
+ * lays out one attribute: a value, then the name if the model does not know it. An entry holds the
+ * name's index among the model's names (PACKED_OWN_NAME when it follows the value) in its top
+ * byte, and the value's offset in the block below it.
  */
+#define PACKED_NAME_SHIFT 24
+#define PACKED_OFFSET_MAX ((UINT32_C(1) << PACKED_NAME_SHIFT) - 1)
+#define PACKED_OWN_NAME 0xffu
+
+/* Attribute or observation i (attributes first) of a packed object. */
+static struct attr packed_entry(const struct obj *o, size_t i)
+{
+	uint32_t e = o->block[i];
+	char *v = (char *)o->block + (e & PACKED_OFFSET_MAX);
+	unsigned n = e >> PACKED_NAME_SHIFT;
+
+	return (struct attr){ n == PACKED_OWN_NAME ? v + strlen(v) + 1 : names[n], v };
+}
+
+static struct attr obj_entry(const struct obj *o, size_t i)
+{
+	if (o->packed)
+		return packed_entry(o, i);
+	return i < o->nattrs ? o->open->attrs[i] : o->open->obs[i - o->nattrs];
+}
+
+struct attr obj_attr(const struct obj *o, size_t i)
+{
+	return obj_entry(o, i);
+}
+
+struct attr obj_ob(const struct obj *o, size_t i)
+{
+	return obj_entry(o, o->nattrs + i);
+}
 
 /* Whether a's name is its own, kept right after its value (attr_make), not the model's copy. */
 static bool attr_owns_name(const struct attr *a, size_t vlen)
@@ -379,9 +396,20 @@ static bool attr_owns_name(const struct attr *a, size_t vlen)
 	return a->name == a->value + vlen + 1;
 }
 
+/* The top byte of a's packed entry: its name's index among the model's names, or PACKED_OWN_NAME. */
+static unsigned attr_name_index(const struct attr *a, size_t vlen)
+{
+	const char **hit;
+
+	if (attr_owns_name(a, vlen))
+		return PACKED_OWN_NAME;
+	hit = bsearch(&a->name, names, nnames, sizeof(*names), name_sort_cmp);
+	return hit ? (unsigned)(hit - names) : PACKED_OWN_NAME; /* never: attr_make kept the name otherwise */
+}
+
 static size_t attrs_packed_size(const struct attr *a, size_t n)
 {
-	size_t size = n * sizeof(*a);
+	size_t size = n * sizeof(uint32_t);
 
 	for (size_t i = 0; i < n; i++) {
 		size_t vlen = strlen(a[i].value);
@@ -391,49 +419,107 @@ static size_t attrs_packed_size(const struct attr *a, size_t n)
 	return size;
 }
 
-/* Copies n attributes to slot and their strings to *at, which it moves past them. */
-static void attrs_pack(struct attr *slot, const struct attr *a, size_t n, char **at)
+/* Writes the entries of n attributes to ent and their strings to *at, which it moves past them. */
+static void attrs_pack(uint32_t *block, uint32_t *ent, const struct attr *a, size_t n, char **at)
 {
 	for (size_t i = 0; i < n; i++) {
 		size_t vlen = strlen(a[i].value);
+		unsigned name = attr_name_index(&a[i], vlen);
 
-		slot[i].value = *at;
+		ent[i] = (uint32_t)name << PACKED_NAME_SHIFT | (uint32_t)(*at - (char *)block);
 		obj_put_str(at, a[i].value, vlen);
-		slot[i].name = attr_owns_name(&a[i], vlen) ? obj_put_str(at, a[i].name, strlen(a[i].name)) : a[i].name;
+		if (name == PACKED_OWN_NAME)
+			obj_put_str(at, a[i].name, strlen(a[i].name));
 	}
 }
 
-void obj_pack(struct obj *o)
+static void obj_open_free(struct obj_open *open, const struct obj *o)
 {
-	size_t n = (size_t)o->nattrs + o->nobs;
-	struct attr *block;
+	if (!open)
+		return;
+	attrs_free(open->attrs, o->nattrs);
+	attrs_free(open->obs, o->nobs);
+	free(open);
+}
+
+/* Packs o, its block from arena, or from the heap when that is NULL. */
+static void obj_pack_in(struct obj *o, struct arena *arena)
+{
+	size_t n = (size_t)o->nattrs + o->nobs, size;
+	uint32_t *block;
 	char *at;
 
 	if (o->packed || n == 0)
 		return;
-	block = xmalloc(attrs_packed_size(o->attrs, o->nattrs) + attrs_packed_size(o->obs, o->nobs));
+	obj_sort_attrs(o);
+	size = attrs_packed_size(o->open->attrs, o->nattrs) + attrs_packed_size(o->open->obs, o->nobs);
+	if (size > PACKED_OFFSET_MAX) /* a last value's offset would not fit its entry */
+		return;
+	block = arena ? arena_alloc(arena, size, alignof(uint32_t)) : xmalloc(size);
 	at = (char *)(block + n);
-	attrs_pack(block, o->attrs, o->nattrs, &at);
-	attrs_pack(block + o->nattrs, o->obs, o->nobs, &at);
-	attrs_free(o->attrs, o->nattrs);
-	attrs_free(o->obs, o->nobs);
-	o->attrs = block;
-	o->obs = block + o->nattrs;
+	attrs_pack(block, block, o->open->attrs, o->nattrs, &at);
+	attrs_pack(block, block + o->nattrs, o->open->obs, o->nobs, &at);
+	obj_open_free(o->open, o);
+	o->block = block;
 	o->packed = true;
+	o->block_lent = arena != NULL;
 }
 
-/* Gives a packed object back its arrays, with their room, and one allocation per string, for a writer. Returns the
- * block, or NULL: the writer frees it when done, since the value it sets may be one of o's own. */
-static struct attr *obj_unpack(struct obj *o)
+void obj_pack(struct obj *o)
 {
-	struct attr *block = o->attrs;
+	obj_pack_in(o, NULL);
+}
 
+void obj_free(struct obj *o)
+{
+	if (!o)
+		return;
+	if (!o->path_lent)
+		free(o->path);
 	if (!o->packed)
-		return NULL;
-	o->attrs = attrs_dup(block, o->nattrs);
-	o->obs = attrs_dup(o->obs, o->nobs);
-	o->packed = false;
-	return block;
+		obj_open_free(o->open, o);
+	else if (!o->block_lent)
+		free(o->block);
+	free(o);
+}
+
+/* Copies n of o's entries from the first on, into an open array with room. */
+static struct attr *entries_dup(const struct obj *o, size_t first, size_t n)
+{
+	struct attr *d = n ? xcalloc(attrs_room(n), sizeof(*d)) : NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		struct attr a = obj_entry(o, first + i);
+
+		d[i] = attr_make(a.name, SIZE_MAX, a.value, SIZE_MAX);
+	}
+	return d;
+}
+
+static struct obj_open *entries_open(const struct obj *o)
+{
+	struct obj_open *open = xcalloc(1, sizeof(*open));
+
+	open->attrs = entries_dup(o, 0, o->nattrs);
+	open->obs = entries_dup(o, o->nattrs, o->nobs);
+	return open;
+}
+
+/* o's arrays, for a writer: a packed object gets them back, with their room, and one allocation per
+ * string. *ret_block is the block that held them, or NULL: the writer frees it when done, since the
+ * value it sets may be one of o's own. */
+static struct obj_open *obj_opened(struct obj *o, uint32_t **ret_block)
+{
+	*ret_block = NULL;
+	if (o->packed) {
+		*ret_block = o->block_lent ? NULL : o->block;
+		o->open = entries_open(o);
+		o->packed = false;
+		o->block_lent = false;
+	} else if (!o->open) {
+		o->open = xcalloc(1, sizeof(*o->open));
+	}
+	return o->open;
 }
 
 struct obj *obj_dup(const struct obj *o)
@@ -441,9 +527,9 @@ struct obj *obj_dup(const struct obj *o)
 	struct obj *d = obj_new(o->kind, o->key, o->parent, o->name);
 
 	d->path = o->path ? xstrdup(o->path) : NULL;
-	d->attrs = attrs_dup(o->attrs, o->nattrs);
+	if (o->nattrs || o->nobs)
+		d->open = entries_open(o);
 	d->nattrs = o->nattrs;
-	d->obs = attrs_dup(o->obs, o->nobs);
 	d->nobs = o->nobs;
 	memcpy(d->hash, o->hash, sizeof(d->hash));
 	d->hashed = o->hashed;
@@ -473,10 +559,11 @@ static void attrs_set(struct attr **a, uint32_t *n, const char *name, const char
 
 void obj_set(struct obj *o, const char *name, const char *value)
 {
-	struct attr *block = obj_unpack(o);
+	uint32_t *block;
+	struct obj_open *open = obj_opened(o, &block);
 
 	o->hashed = false;
-	attrs_set(&o->attrs, &o->nattrs, name, value);
+	attrs_set(&open->attrs, &o->nattrs, name, value);
 	free(block);
 }
 
@@ -495,41 +582,51 @@ void obj_setf(struct obj *o, const char *name, const char *fmt, ...)
 
 void obj_set_obs(struct obj *o, const char *name, const char *value)
 {
-	struct attr *block = obj_unpack(o);
+	uint32_t *block;
+	struct obj_open *open = obj_opened(o, &block);
 
-	attrs_set(&o->obs, &o->nobs, name, value);
+	attrs_set(&open->obs, &o->nobs, name, value);
 	free(block);
 }
 
 void obj_append(struct obj *o, struct attr a)
 {
+	uint32_t *block;
+	struct obj_open *open = obj_opened(o, &block);
+
 	o->hashed = false;
-	free(obj_unpack(o));
-	attrs_append(&o->attrs, &o->nattrs, a);
+	free(block);
+	attrs_append(&open->attrs, &o->nattrs, a);
 }
 
 void obj_append_obs(struct obj *o, struct attr a)
 {
-	free(obj_unpack(o));
-	attrs_append(&o->obs, &o->nobs, a);
+	uint32_t *block;
+	struct obj_open *open = obj_opened(o, &block);
+
+	free(block);
+	attrs_append(&open->obs, &o->nobs, a);
 }
 
-static const char *attrs_get(const struct attr *a, size_t n, const char *name)
+static const char *entries_get(const struct obj *o, size_t first, size_t n, const char *name)
 {
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(a[i].name, name) == 0)
-			return a[i].value;
+	for (size_t i = first; i < first + n; i++) {
+		struct attr a = obj_entry(o, i);
+
+		if (strcmp(a.name, name) == 0)
+			return a.value;
+	}
 	return NULL;
 }
 
 const char *obj_get(const struct obj *o, const char *name)
 {
-	return attrs_get(o->attrs, o->nattrs, name);
+	return entries_get(o, 0, o->nattrs, name);
 }
 
 const char *obj_get_obs(const struct obj *o, const char *name)
 {
-	return attrs_get(o->obs, o->nobs, name);
+	return entries_get(o, o->nattrs, o->nobs, name);
 }
 
 static int attr_cmp(const void *a, const void *b)
@@ -559,14 +656,16 @@ static void attrs_sort(struct attr *a, size_t n)
 
 void obj_sort_attrs(struct obj *o)
 {
-	attrs_sort(o->attrs, o->nattrs);
-	attrs_sort(o->obs, o->nobs);
+	if (o->packed || !o->open) /* packing sorted them */
+		return;
+	attrs_sort(o->open->attrs, o->nattrs);
+	attrs_sort(o->open->obs, o->nobs);
 }
 
-static bool attrs_unique(const struct attr *a, size_t n)
+static bool entries_unique(const struct obj *o, size_t first, size_t n)
 {
-	for (size_t i = 1; i < n; i++)
-		if (strcmp(a[i - 1].name, a[i].name) == 0)
+	for (size_t i = first + 1; i < first + n; i++)
+		if (strcmp(obj_entry(o, i - 1).name, obj_entry(o, i).name) == 0)
 			return false;
 	return true;
 }
@@ -574,7 +673,7 @@ static bool attrs_unique(const struct attr *a, size_t n)
 bool obj_sort_unique(struct obj *o)
 {
 	obj_sort_attrs(o);
-	return attrs_unique(o->attrs, o->nattrs) && attrs_unique(o->obs, o->nobs);
+	return entries_unique(o, 0, o->nattrs) && entries_unique(o, o->nattrs, o->nobs);
 }
 
 void obj_set_sha256(struct obj *o, const char *attr, const char *text)
@@ -607,8 +706,10 @@ void obj_hash(struct obj *o)
 	buf_add_lstr(&b, o->name);
 	buf_add_varint(&b, o->nattrs);
 	for (size_t i = 0; i < o->nattrs; i++) {
-		buf_add_lstr(&b, o->attrs[i].name);
-		buf_add_lstr(&b, o->attrs[i].value);
+		struct attr a = obj_attr(o, i);
+
+		buf_add_lstr(&b, a.name);
+		buf_add_lstr(&b, a.value);
 	}
 	sha256(o->hash, (const unsigned char *)b.data, b.len);
 	o->hashed = true;
@@ -616,20 +717,23 @@ void obj_hash(struct obj *o)
 		buf_free(&b);
 }
 
-void obj_seal(struct obj *o)
+void obj_seal(struct obj *o, struct arena *arena)
 {
 	obj_sort_attrs(o);
 	if (!o->hashed)
 		obj_hash(o);
-	obj_pack(o);
+	obj_pack_in(o, arena);
 }
 
 bool obj_obs_equal(const struct obj *a, const struct obj *b)
 {
 	if (a->nobs != b->nobs)
 		return false;
-	for (size_t i = 0; i < a->nobs; i++)
-		if (strcmp(a->obs[i].name, b->obs[i].name) != 0 || strcmp(a->obs[i].value, b->obs[i].value) != 0)
+	for (size_t i = 0; i < a->nobs; i++) {
+		struct attr x = obj_ob(a, i), y = obj_ob(b, i);
+
+		if (strcmp(x.name, y.name) != 0 || strcmp(x.value, y.value) != 0)
 			return false;
+	}
 	return true;
 }

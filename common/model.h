@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct arena;
+
 enum obj_kind {
 	OBJ_DATABASE,
 	OBJ_SCHEMA,
@@ -60,22 +62,33 @@ struct attr {
 	char *value;
 };
 
+/* An object's attributes and observations while it is written (model.c's own). */
+struct obj_open;
+
 /*
  * key, parent and name are fixed by obj_new and live in the object's own allocation. A snapshot holds
  * hundreds of thousands of objects, so every field counts: counts are 32-bit and an array's capacity
  * is implied by its count (obj_append), not stored.
+ *
+ * Attributes and observations are read through obj_attr and obj_ob, which hide whether the object is
+ * open (being written: arrays of struct attr with room to grow) or packed (obj_pack: four bytes an
+ * attribute, not sixteen, in one block with the strings).
  */
 struct obj {
 	enum obj_kind kind;
-	bool packed;        /* attrs, obs and their strings share one allocation (obj_pack) */
-	bool hashed;        /* hash is that of attrs as they are (obj_hash); a write to attrs clears it */
+	bool packed : 1;     /* attrs, obs and their strings share one block (obj_pack) */
+	bool hashed : 1;     /* hash is that of attrs as they are (obj_hash); a write to attrs clears it */
+	bool block_lent : 1; /* the packed block is an arena's (obj_seal), freed with it, not with o */
+	bool path_lent : 1;  /* so is path (snapshot_finish) */
+	uint32_t nattrs, nobs;
 	const char *key;    /* stable inside the source: PostgreSQL "r:16384", "a:16384:3"; never contains MODEL_REF_SEP */
 	const char *parent; /* key of the containing object; NULL only for the database */
 	const char *name;
 	char *path;   /* set by snapshot_finish: source/database/schema/table[.column|#constraint] */
-	struct attr *attrs; /* sorted by name once the snapshot is finished; names unique */
-	uint32_t nattrs, nobs;
-	struct attr *obs;
+	union {
+		struct obj_open *open; /* !packed; NULL until something is set */
+		uint32_t *block;       /* packed */
+	};
 	unsigned char hash[32]; /* SHA-256 of the canonical encoding; set by snapshot_finish */
 };
 
@@ -121,6 +134,12 @@ void obj_append_obs(struct obj *o, struct attr a);
  * search: an object has a handful of attributes. */
 const char *obj_get(const struct obj *o, const char *name);
 const char *obj_get_obs(const struct obj *o, const char *name);
+/* Attribute i < o->nattrs, and observation i < o->nobs, by value; the strings are borrowed as
+ * obj_get's are. In name order once sorted (obj_sort_attrs); a packed object always is. */
+struct attr obj_attr(const struct obj *o, size_t i);
+struct attr obj_ob(const struct obj *o, size_t i);
+/* Either of them, for code that treats attributes and observations alike. */
+typedef struct attr (*obj_attr_fn)(const struct obj *o, size_t i);
 void obj_sort_attrs(struct obj *o);
 /* Sorts as obj_sort_attrs does; false when a name repeats among the attributes or among the
  * observations, which a decoder refuses (an encoder never writes one). */
@@ -128,16 +147,16 @@ bool obj_sort_unique(struct obj *o);
 /* Sets attr to the SHA-256 of text in hex: a view's definition is compared, not stored. */
 void obj_set_sha256(struct obj *o, const char *attr, const char *text);
 /*
- * Moves attrs, obs and all their strings into one allocation of exactly their size; snapshot_add
- * and snapshot_finish do it, so that a snapshot costs what it holds rather than a million small
- * allocations. obj_set, obj_set_obs and the appends unpack first, so a packed object stays writable;
- * nothing else may write attrs or obs of a packed object.
+ * Sorts attrs and obs and moves them, with all their strings, into one block of exactly their size;
+ * snapshot_add and snapshot_finish do it, so that a snapshot costs what it holds rather than a million
+ * small allocations. obj_set, obj_set_obs and the appends unpack first, so a packed object stays
+ * writable. An object whose block would pass 16 MB stays open.
  */
 void obj_pack(struct obj *o);
 /* The canonical content hash over kind, key, parent, name and attrs (not path, not obs). */
 void obj_hash(struct obj *o);
-/* Sorts o's attributes, hashes them unless that is done, and packs o: what a finished object is.
- * snapshot_add does it to the object added before (a crawl's client mostly waits for the server
- * meanwhile), snapshot_finish to the rest. */
-void obj_seal(struct obj *o);
+/* Sorts o's attributes, hashes them unless that is done, and packs o, its block in arena: what a
+ * finished object is. snapshot_add does it to the object added before (a crawl's client mostly waits
+ * for the server meanwhile), snapshot_finish to the rest, each with the snapshot's arena. */
+void obj_seal(struct obj *o, struct arena *arena);
 bool obj_obs_equal(const struct obj *a, const struct obj *b);

@@ -32,6 +32,7 @@ void snapshot_free(struct snapshot *s)
 	free(s->partial);
 	free(s->objs);
 	free(s->source);
+	arena_free(&s->arena);
 	free(s);
 }
 
@@ -52,11 +53,19 @@ struct obj *snapshot_add(struct snapshot *s, struct obj **o)
 	struct obj *added = *o;
 
 	if (s->nobjs)
-		obj_seal(s->objs[s->nobjs - 1]);
+		obj_seal(s->objs[s->nobjs - 1], &s->arena);
 	xgrow(&s->objs, &s->cap, s->nobjs + 1, sizeof(*s->objs));
 	s->objs[s->nobjs++] = added;
 	*o = NULL;
 	return added;
+}
+
+void snapshot_take(struct snapshot *s, struct snapshot *from)
+{
+	for (size_t i = 0; i < from->nobjs; i++)
+		snapshot_add(s, &from->objs[i]);
+	from->nobjs = 0;
+	arena_adopt(&s->arena, &from->arena);
 }
 
 static int obj_key_cmp(const void *a, const void *b)
@@ -66,16 +75,30 @@ static int obj_key_cmp(const void *a, const void *b)
 	return strcmp((*x)->key, (*y)->key);
 }
 
+/* The position of the object with this key, or SIZE_MAX. Needs a finished snapshot. */
+static size_t snapshot_index(const struct snapshot *s, const char *key)
+{
+	size_t lo = 0, hi = s ? s->nobjs : 0;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(s->objs[mid]->key, key);
+
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return SIZE_MAX;
+}
+
 struct obj *snapshot_find(const struct snapshot *s, const char *key)
 {
-	struct obj probe = { .key = (char *)key };
-	const struct obj *pp = &probe;
-	struct obj **hit;
+	size_t i = snapshot_index(s, key);
 
-	if (!s)
-		return NULL;
-	hit = bsearch(&pp, s->objs, s->nobjs, sizeof(*s->objs), obj_key_cmp);
-	return hit ? *hit : NULL;
+	return i == SIZE_MAX ? NULL : s->objs[i];
 }
 
 size_t snapshot_count(const struct snapshot *s, enum obj_kind kind)
@@ -93,46 +116,77 @@ static int snapshot_fail(struct snapshot *s, int code, const char *fmt, const ch
 	return code;
 }
 
-static char *snapshot_path_join(const char *a, char sep, const char *b)
+/* Whether path is a, sep and b joined. */
+static bool path_is(const char *path, const char *a, char sep, const char *b)
+{
+	size_t la = strlen(a);
+
+	return strncmp(path, a, la) == 0 && path[la] == sep && strcmp(path + la + 1, b) == 0;
+}
+
+/* Sets o's path to a, sep and b joined, in the snapshot's arena. A path o has already is kept: a
+ * snapshot finished again (after a filter, or with objects carried over) spends nothing twice. */
+static void snapshot_put_path(struct snapshot *s, struct obj *o, const char *a, char sep, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
-	char *p = xmalloc(la + lb + 2);
+	char *p;
 
+	if (o->path && path_is(o->path, a, sep, b))
+		return;
+	if (!o->path_lent)
+		free(o->path);
+	p = arena_alloc(&s->arena, la + lb + 2, 1);
 	memcpy(p, a, la);
 	p[la] = sep;
 	memcpy(p + la + 1, b, lb + 1);
-	return p;
+	o->path = p;
+	o->path_lent = true;
 }
 
-/* The parent looked up last: objects in key order mostly share it with the one before (a table's
- * columns), which saves a binary search of the snapshot per object. */
-static struct obj *snapshot_parent(const struct snapshot *s, const struct obj *o, struct obj **last)
+/* What snapshot_finish needs while it writes paths: which objects have theirs, and the parent looked
+ * up last (objects in key order mostly share it with the one before, a table's columns, which saves
+ * a binary search of the snapshot per object). */
+struct path_walk {
+	unsigned char *done; /* one bit an object */
+	size_t last;
+};
+
+static bool walk_done(const struct path_walk *w, size_t i)
 {
-	if (!*last || strcmp((*last)->key, o->parent) != 0)
-		*last = snapshot_find(s, o->parent);
-	return *last;
+	return w->done[i / 8] & (1u << (i % 8));
 }
 
-/* Writes o's path, and its ancestors' first (they may come later in key order). depth guards against
- * a parent cycle, which a well-behaved driver never produces but a corrupt input could. */
-static int snapshot_set_path(struct snapshot *s, struct obj *o, unsigned depth, struct obj **last)
+static size_t snapshot_parent(const struct snapshot *s, const struct obj *o, struct path_walk *w)
 {
-	struct obj *parent;
+	if (w->last == SIZE_MAX || strcmp(s->objs[w->last]->key, o->parent) != 0)
+		w->last = snapshot_index(s, o->parent);
+	return w->last;
+}
+
+/* Writes the path of the object at i, and its ancestors' first (they may come later in key order).
+ * depth guards against a parent cycle, which a well-behaved driver never produces but a corrupt
+ * input could. */
+static int snapshot_set_path(struct snapshot *s, size_t i, unsigned depth, struct path_walk *w)
+{
+	struct obj *o = s->objs[i], *parent;
+	size_t p;
 	int r;
 
-	if (o->path)
+	if (walk_done(w, i))
 		return 0;
 	if (!o->parent) {
-		o->path = snapshot_path_join(s->source, '/', o->name);
-		return 0;
+		snapshot_put_path(s, o, s->source, '/', o->name);
+	} else {
+		p = snapshot_parent(s, o, w);
+		if (p == SIZE_MAX || depth > 16)
+			return snapshot_fail(s, SNAPSHOT_E_ORPHAN, "object '%s' has no parent in the snapshot", o->key);
+		parent = s->objs[p];
+		r = snapshot_set_path(s, p, depth + 1, w);
+		if (r)
+			return r;
+		snapshot_put_path(s, o, parent->path, model_kind(o->kind)->path_sep, o->name);
 	}
-	parent = snapshot_parent(s, o, last);
-	if (!parent || depth > 16)
-		return snapshot_fail(s, SNAPSHOT_E_ORPHAN, "object '%s' has no parent in the snapshot", o->key);
-	r = snapshot_set_path(s, parent, depth + 1, last);
-	if (r)
-		return r;
-	o->path = snapshot_path_join(parent->path, model_kind(o->kind)->path_sep, o->name);
+	w->done[i / 8] |= (unsigned char)(1u << (i % 8));
 	return 0;
 }
 
@@ -176,8 +230,10 @@ void snapshot_obs_hash(const struct snapshot *s, unsigned char out[32])
 		buf_add_lstr(&b, o->key);
 		buf_add_varint(&b, o->nobs);
 		for (size_t j = 0; j < o->nobs; j++) {
-			buf_add_lstr(&b, o->obs[j].name);
-			buf_add_lstr(&b, o->obs[j].value);
+			struct attr a = obj_ob(o, j);
+
+			buf_add_lstr(&b, a.name);
+			buf_add_lstr(&b, a.value);
 		}
 		crypto_hash_sha256_update(&st, (const unsigned char *)b.data, b.len);
 	}
@@ -187,25 +243,24 @@ void snapshot_obs_hash(const struct snapshot *s, unsigned char out[32])
 
 int snapshot_finish(struct snapshot *s)
 {
-	struct obj *last = NULL;
-	int r;
+	struct path_walk w = { xcalloc(s->nobjs / 8 + 1, 1), SIZE_MAX };
+	int r = 0;
 
 	qsort(s->objs, s->nobjs, sizeof(*s->objs), obj_key_cmp);
 	for (size_t i = 1; i < s->nobjs; i++)
-		if (strcmp(s->objs[i - 1]->key, s->objs[i]->key) == 0)
+		if (strcmp(s->objs[i - 1]->key, s->objs[i]->key) == 0) {
+			free(w.done);
 			return snapshot_fail(s, SNAPSHOT_E_DUPLICATE, "two objects share the key '%s'", s->objs[i]->key);
-	for (size_t i = 0; i < s->nobjs; i++) {
-		free(s->objs[i]->path);
-		s->objs[i]->path = NULL;
+		}
+	for (size_t i = 0; r == 0 && i < s->nobjs; i++) {
+		r = snapshot_set_path(s, i, 0, &w);
+		if (r == 0)
+			obj_seal(s->objs[i], &s->arena);
 	}
-	for (size_t i = 0; i < s->nobjs; i++) {
-		r = snapshot_set_path(s, s->objs[i], 0, &last);
-		if (r)
-			return r;
-		obj_seal(s->objs[i]);
-	}
-	snapshot_root_hash(s);
-	return 0;
+	free(w.done);
+	if (r == 0)
+		snapshot_root_hash(s);
+	return r;
 }
 
 /* A column is named by its name; anything else by its path inside the source, without the source. */
@@ -245,12 +300,14 @@ void hash_hex(const unsigned char hash[32], char out[65])
 	sodium_bin2hex(out, 65, hash, 32);
 }
 
-static void attrs_encode(struct buf *out, const struct attr *a, size_t n)
+static void attrs_encode(struct buf *out, const struct obj *o, obj_attr_fn at, size_t n)
 {
 	buf_add_varint(out, n);
 	for (size_t i = 0; i < n; i++) {
-		buf_add_lstr(out, a[i].name);
-		buf_add_lstr(out, a[i].value);
+		struct attr a = at(o, i);
+
+		buf_add_lstr(out, a.name);
+		buf_add_lstr(out, a.value);
 	}
 }
 
@@ -260,8 +317,8 @@ void snapshot_obj_encode(const struct obj *o, struct buf *out)
 	buf_add_lstr(out, o->key);
 	buf_add_lstr(out, o->parent);
 	buf_add_lstr(out, o->name);
-	attrs_encode(out, o->attrs, o->nattrs);
-	attrs_encode(out, o->obs, o->nobs);
+	attrs_encode(out, o, obj_attr, o->nattrs);
+	attrs_encode(out, o, obj_ob, o->nobs);
 }
 
 static void snapshot_encode_head(const struct snapshot *s, struct buf *out)

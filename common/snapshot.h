@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arena.h"
 #include "buf.h"
 #include "model.h"
 
@@ -41,6 +42,7 @@ struct snapshot {
 	size_t npartial, partial_cap;
 	unsigned char root[32];
 	char error[256]; /* the message behind the last SNAPSHOT_E_* */
+	struct arena arena; /* the objects' packed blocks and paths (obj_seal, snapshot_finish) */
 };
 
 struct snapshot *snapshot_new(const char *source);
@@ -51,6 +53,8 @@ struct obj *snapshot_add(struct snapshot *s, struct obj **o);
 int snapshot_finish(struct snapshot *s);
 /* Records that the contents of the object with this key are only partly visible (see above). */
 void snapshot_mark_partial(struct snapshot *s, const char *key, const char *reason);
+/* Adds every object of from to s, with the memory they use of from's, and empties from. */
+void snapshot_take(struct snapshot *s, struct snapshot *from);
 /* Borrowed; NULL when absent. Needs a finished snapshot. */
 struct obj *snapshot_find(const struct snapshot *s, const char *key);
 /* Number of objects of the given kind. */

@@ -447,15 +447,17 @@ void wire_encode_envelope_v(Prospector__Envelope *env, unsigned protocol, struct
 	out->data[out->len] = '\0';
 }
 
-static Prospector__Attr **wire_attrs_from(const struct attr *a, size_t n)
+static Prospector__Attr **wire_attrs_from(const struct obj *o, obj_attr_fn at, size_t n)
 {
 	Prospector__Attr **pa = n ? xcalloc(n, sizeof(*pa)) : NULL;
 
 	for (size_t i = 0; i < n; i++) {
+		struct attr a = at(o, i);
+
 		pa[i] = xmalloc(sizeof(**pa));
 		prospector__attr__init(pa[i]);
-		pa[i]->name = xstrdup(a[i].name);
-		pa[i]->value = xstrdup(a[i].value);
+		pa[i]->name = xstrdup(a.name);
+		pa[i]->value = xstrdup(a.value);
 	}
 	return pa;
 }
@@ -474,9 +476,9 @@ Prospector__Object *wire_object_from_obj(const struct obj *o)
 	po->parent = o->parent ? xstrdup(o->parent) : NULL;
 	po->name = xstrdup(o->name);
 	po->path = xstrdup(o->path ? o->path : "");
-	po->attrs = wire_attrs_from(o->attrs, o->nattrs);
+	po->attrs = wire_attrs_from(o, obj_attr, o->nattrs);
 	po->n_attrs = o->nattrs;
-	po->obs = wire_attrs_from(o->obs, o->nobs);
+	po->obs = wire_attrs_from(o, obj_ob, o->nobs);
 	po->n_obs = o->nobs;
 	po->hash.data = xmalloc(sizeof(o->hash));
 	memcpy(po->hash.data, o->hash, sizeof(o->hash));
@@ -503,11 +505,11 @@ Prospector__Object *wire_object_view(const struct obj *o)
 	po->name = (char *)o->name;
 	po->path = (char *)(o->path ? o->path : "");
 	for (size_t i = 0; i < n; i++) {
-		const struct attr *a = i < o->nattrs ? &o->attrs[i] : &o->obs[i - o->nattrs];
+		struct attr a = i < o->nattrs ? obj_attr(o, i) : obj_ob(o, i - o->nattrs);
 
 		prospector__attr__init(&pa[i]);
-		pa[i].name = (char *)a->name;
-		pa[i].value = a->value;
+		pa[i].name = (char *)a.name;
+		pa[i].value = a.value;
 		ptrs[i] = &pa[i];
 	}
 	po->attrs = o->nattrs ? ptrs : NULL;
@@ -525,7 +527,7 @@ Prospector__ObsUpdate *wire_obs_update_from_obj(const struct obj *o)
 
 	prospector__obs_update__init(pu);
 	pu->key = xstrdup(o->key);
-	pu->obs = wire_attrs_from(o->obs, o->nobs);
+	pu->obs = wire_attrs_from(o, obj_ob, o->nobs);
 	pu->n_obs = o->nobs;
 	return pu;
 }

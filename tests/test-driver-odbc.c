@@ -272,7 +272,7 @@ static char *expand(const char *s)
 static void print_attrs(const struct obj *o)
 {
 	for (size_t i = 0; i < o->nattrs; i++)
-		printf("#     %s = %s\n", o->attrs[i].name, o->attrs[i].value);
+		printf("#     %s = %s\n", obj_attr(o, i).name, obj_attr(o, i).value);
 }
 
 static void check_want(const struct snapshot *s, const struct want *want)
@@ -1390,10 +1390,10 @@ static bool same_obj(const struct obj *x, const struct obj *y)
 		    ((!x->parent && !y->parent) || (x->parent && y->parent && strcmp(x->parent, y->parent) == 0));
 
 	for (size_t i = 0; i < x->nattrs; i++) {
-		const char *v = obj_get(y, x->attrs[i].name);
+		const char *v = obj_get(y, obj_attr(x, i).name);
 
-		if (!v || strcmp(v, x->attrs[i].value) != 0) {
-			printf("#   %s %s: mysql '%s', odbc '%s'\n", x->key, x->attrs[i].name, x->attrs[i].value,
+		if (!v || strcmp(v, obj_attr(x, i).value) != 0) {
+			printf("#   %s %s: mysql '%s', odbc '%s'\n", x->key, obj_attr(x, i).name, obj_attr(x, i).value,
 			       v ? v : "(absent)");
 			same = false;
 		}

@@ -839,9 +839,9 @@ static void dump(const struct snapshot *s)
 
 		printf("# %s %s %s\n", model_kind(o->kind)->name, o->key, o->path);
 		for (size_t j = 0; j < o->nattrs; j++)
-			printf("#   %s = %s\n", o->attrs[j].name, o->attrs[j].value);
+			printf("#   %s = %s\n", obj_attr(o, j).name, obj_attr(o, j).value);
 		for (size_t j = 0; j < o->nobs; j++)
-			printf("#   obs %s = %s\n", o->obs[j].name, o->obs[j].value);
+			printf("#   obs %s = %s\n", obj_ob(o, j).name, obj_ob(o, j).value);
 	}
 }
 

@@ -6,6 +6,7 @@
 #include "buf.h"
 #include "snapshot.h"
 #include "tap.h"
+#include "xmalloc.h"
 
 static struct obj *col(const char *key, const char *table, const char *name, const char *type)
 {
@@ -138,8 +139,8 @@ static void test_pack(void)
 	is_str(obj_get(o, "x_detail"), "integer", "a value taken from the same packed object is copied first");
 	obj_pack(o);
 	for (size_t i = 0; i < o->nattrs; i++)
-		if (strcmp(o->attrs[i].name, "x_detail") == 0)
-			obj_set(o, o->attrs[i].name, obj_get(o, "ordinal")); /* the name is in the block too */
+		if (strcmp(obj_attr(o, i).name, "x_detail") == 0)
+			obj_set(o, obj_attr(o, i).name, obj_get(o, "ordinal")); /* the name is in the block too */
 	is_str(obj_get(o, "x_detail"), "1", "so is a name taken from it");
 	obj_pack(o);
 	obj_set(o, "nullable", NULL);
@@ -158,8 +159,51 @@ static void test_pack(void)
 
 	o = obj_new(OBJ_SCHEMA, "n:1", "d:1", "empty");
 	obj_pack(o);
-	ok(!o->packed && !o->attrs, "nothing to pack: the object stays as it is");
+	ok(!o->packed && !o->open, "nothing to pack: the object stays as it is");
 	obj_free(o);
+}
+
+/* Packing sorts; a packed object reads in name order, attributes and observations apart. */
+static void test_pack_order(void)
+{
+	struct obj *o = col("a:100:1", "r:100", "id", "integer");
+	const char *want[] = { "comment", "default", "nullable", "position", "type", "zz_own" };
+	bool sorted = true;
+
+	obj_set(o, "zz_own", "mine");
+	obj_set(o, "position", "1");
+	obj_set(o, "default", "0");
+	obj_set(o, "comment", "编号");
+	obj_set_obs(o, "rows", "7");
+	obj_set_obs(o, "bytes", "8192");
+	obj_pack(o);
+	ok(o->packed && o->nattrs == 6 && o->nobs == 2, "packed: 6 attributes, 2 observations");
+	for (size_t i = 0; i < o->nattrs; i++)
+		sorted = sorted && strcmp(obj_attr(o, i).name, want[i]) == 0;
+	ok(sorted, "attributes read back in name order, a name of the object's own among them");
+	is_str(obj_attr(o, 0).value, "编号", "and with their values");
+	is_str(obj_ob(o, 0).name, "bytes", "observations read apart, in name order");
+	is_str(obj_ob(o, 1).value, "7", "with their values");
+	obj_free(o);
+}
+
+/* An object too large for a packed entry's offset stays open, and whole. */
+static void test_pack_large(void)
+{
+	size_t n = (size_t)17 << 20;
+	char *big = xmalloc(n + 1);
+	struct obj *o = col("a:100:1", "r:100", "id", "integer");
+
+	memset(big, 'x', n);
+	big[n] = '\0';
+	obj_set(o, "comment", big);
+	obj_set(o, "position", "1");
+	obj_pack(o);
+	ok(!o->packed, "an object of 17 MB stays open");
+	ok(strlen(obj_get(o, "comment")) == n && strcmp(obj_get(o, "position"), "1") == 0 &&
+	   strcmp(obj_attr(o, 3).name, "type") == 0, "and reads whole, sorted");
+	obj_free(o);
+	free(big);
 }
 
 int main(void)
@@ -169,5 +213,7 @@ int main(void)
 	test_invalid();
 	test_refs();
 	test_pack();
+	test_pack_order();
+	test_pack_large();
 	return done_testing();
 }
