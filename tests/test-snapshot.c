@@ -1,8 +1,10 @@
 /* Canonical hashing, sorting, paths and the stored encoding of snapshots. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "buf.h"
 #include "snapshot.h"
 #include "tap.h"
@@ -206,6 +208,36 @@ static void test_pack_large(void)
 	free(big);
 }
 
+/* The arena hands out aligned, separate pieces; a large one does not end the chunk in use; adopted
+ * memory stays valid until the adopter is freed (valgrind checks the frees). */
+static void test_arena(void)
+{
+	struct arena a = { 0 }, b = { 0 };
+	char *small[1000], *big, *after, *mine;
+	bool fine = true;
+
+	for (int i = 0; i < 1000; i++) {
+		small[i] = arena_alloc(&a, (size_t)(i % 13) + 1, 4);
+		fine = fine && ((uintptr_t)small[i] & 3) == 0;
+		memset(small[i], i & 0xff, (size_t)(i % 13) + 1);
+	}
+	for (int i = 0; i < 1000; i++)
+		fine = fine && (unsigned char)small[i][i % 13] == (i & 0xff);
+	ok(fine, "a thousand pieces: aligned, and none overwrites another");
+	big = arena_alloc(&a, 1 << 20, 8);
+	memset(big, 'b', 1 << 20);
+	after = arena_alloc(&a, 8, 1);
+	ok(after == small[999] + 999 % 13 + 1, "a piece after a large one comes from the same chunk as before it");
+	mine = arena_strdup(&b, "从另一个来");
+	arena_adopt(&a, &b);
+	ok(!b.chunks && b.left == 0, "adopting empties the other arena");
+	is_str(mine, "从另一个来", "what it held is still there");
+	ok(arena_alloc(&b, 3, 1) != NULL, "and it can be used again");
+	arena_free(&b);
+	arena_free(&a);
+	ok(!a.chunks, "freed, the arena is empty");
+}
+
 int main(void)
 {
 	test_canonical();
@@ -215,5 +247,6 @@ int main(void)
 	test_pack();
 	test_pack_order();
 	test_pack_large();
+	test_arena();
 	return done_testing();
 }
