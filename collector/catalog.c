@@ -256,6 +256,7 @@ struct catalog {
 	struct checkpointer ckpt;
 	/* Reused for every row: an object's JSON, a history row's hashed encoding. */
 	struct buf attrs_json, obs_json, history_enc;
+	struct buf path; /* where a leaf's path is joined (obj_path) */
 	/* The row_hash of the last history row, read once and then kept; a rollback forgets it. */
 	unsigned char chain[32];
 	bool chain_known;
@@ -587,6 +588,7 @@ static void cat_free(struct catalog *c)
 {
 	ckpt_stop(&c->ckpt);
 	buf_free(&c->attrs_json);
+	buf_free(&c->path);
 	buf_free(&c->obs_json);
 	buf_free(&c->history_enc);
 	for (int i = 0; i < ST_COUNT; i++)
@@ -1056,7 +1058,8 @@ static int cat_obj_placement(struct catalog *c, const char *source, const char *
 	return 0;
 }
 
-static int cat_obj_upsert(struct catalog *c, const char *source, uint64_t observed, const struct obj *o)
+static int cat_obj_upsert(struct catalog *c, const char *source, uint64_t observed, const struct obj *o,
+			  const char *path)
 {
 	sqlite3_stmt *st = c->st[ST_OBJ_UPSERT];
 
@@ -1066,7 +1069,7 @@ static int cat_obj_upsert(struct catalog *c, const char *source, uint64_t observ
 	bind_str(st, 3, model_kind(o->kind)->name);
 	bind_str(st, 4, o->parent);
 	bind_str(st, 5, o->name);
-	bind_str(st, 6, o->path);
+	bind_str(st, 6, path);
 	bind_str(st, 7, c->attrs_json.data);
 	bind_str(st, 8, c->obs_json.data);
 	bind_blob(st, 9, o->hash, sizeof(o->hash));
@@ -1089,7 +1092,7 @@ static int cat_obj_move_descendants(struct catalog *c, const char *source, const
 }
 
 static int cat_obj_update(struct catalog *c, const char *source, uint64_t observed, const struct obj *o,
-			  const struct placement *old)
+			  const char *path, const struct placement *old)
 {
 	sqlite3_stmt *st = c->st[ST_OBJ_UPDATE];
 	int r;
@@ -1104,13 +1107,13 @@ static int cat_obj_update(struct catalog *c, const char *source, uint64_t observ
 	bind_blob(st, 7, o->hash, sizeof(o->hash));
 	bind_u64(st, 8, observed);
 	r = cat_run(c, ST_OBJ_UPDATE);
-	if (r || (str_eq(old->path, o->path) && str_eq(old->parent, o->parent)))
+	if (r || (str_eq(old->path, path) && str_eq(old->parent, o->parent)))
 		return r;
 	st = c->st[ST_OBJ_PLACE];
 	bind_str(st, 1, source);
 	bind_str(st, 2, o->key);
 	bind_str(st, 3, o->parent);
-	bind_str(st, 4, o->path);
+	bind_str(st, 4, path);
 	return cat_run(c, ST_OBJ_PLACE);
 }
 
@@ -1120,11 +1123,11 @@ static int cat_obj_store(struct catalog *c, const struct catalog_batch *b, const
 	int r = ch->op == CHANGE_ALTER ? cat_obj_placement(c, b->source, ch->key, &old) : 0;
 
 	if (r == 0 && old.path)
-		r = cat_obj_update(c, b->source, b->observed_ms, ch->obj, &old);
+		r = cat_obj_update(c, b->source, b->observed_ms, ch->obj, ch->path, &old);
 	else if (r == 0)
-		r = cat_obj_upsert(c, b->source, b->observed_ms, ch->obj);
-	if (r == 0 && old.path && strcmp(old.path, ch->obj->path) != 0)
-		r = cat_obj_move_descendants(c, b->source, ch->key, old.path, ch->obj->path);
+		r = cat_obj_upsert(c, b->source, b->observed_ms, ch->obj, ch->path);
+	if (r == 0 && old.path && strcmp(old.path, ch->path) != 0)
+		r = cat_obj_move_descendants(c, b->source, ch->key, old.path, ch->path);
 	free(old.path);
 	free(old.parent);
 	return r;
@@ -1532,7 +1535,7 @@ static int cat_load_objects(struct catalog *c, const char *source, struct obj **
 			continue; /* a kind this build does not know; a resync leaves it alone */
 		xgrow(&objs, &cap, n + 1, sizeof(*objs));
 		objs[n] = obj_new((enum obj_kind)kind, col_str(st, 0), col_str(st, 2), col_str(st, 3));
-		objs[n++]->path = xstrdup(col_str(st, 4));
+		obj_set_path(objs[n++], xstrdup(col_str(st, 4)));
 	}
 	*ret_objs = objs;
 	*ret_n = n;
@@ -1621,7 +1624,7 @@ static struct catalog_change change_from_diff(const struct change *dc)
 {
 	const struct obj *o = dc->new ? dc->new : dc->old;
 	struct catalog_change ch = {
-		.op = dc->op, .kind = o->kind, .key = o->key, .path = o->path,
+		.op = dc->op, .kind = o->kind, .key = o->key, .path = dc->path,
 		.old_key = dc->old && dc->new ? dc->old->key : NULL,
 		.obj = dc->new, .rows = dc->rows, .nrows = dc->nrows,
 	};
@@ -1674,7 +1677,9 @@ static int cat_apply_baseline(struct catalog *c, const struct catalog_batch *b, 
 		diff_job_main(&job);
 	for (size_t i = 0; r == 0 && i < staged->nobjs; i++) {
 		const struct obj *o = staged->objs[i];
-		struct catalog_change ch = { .op = CHANGE_ADD, .kind = o->kind, .key = o->key, .path = o->path, .obj = o };
+		struct catalog_change ch = {
+			.op = CHANGE_ADD, .kind = o->kind, .key = o->key, .path = obj_path(o, &c->path), .obj = o,
+		};
 
 		r = cat_apply_object(c, b, &ch);
 	}
@@ -1701,7 +1706,8 @@ static int cat_drop_orphans(struct catalog *c, const struct catalog_batch *b, co
 			.op = CHANGE_DROP, .before = diff_obj_summary(o, cat), .sev = model_kind(o->kind)->drop_sev,
 		};
 		struct catalog_change ch = {
-			.op = CHANGE_DROP, .kind = o->kind, .key = o->key, .path = o->path, .rows = &row, .nrows = 1,
+			.op = CHANGE_DROP, .kind = o->kind, .key = o->key, .path = obj_path(o, &c->path), .rows = &row,
+			.nrows = 1,
 		};
 
 		r = catalog_apply_change(c, b, origin, &ch);

@@ -43,6 +43,7 @@ static void change_clear(struct change *c)
 		free(c->rows[i].after);
 	}
 	free(c->rows);
+	free(c->path);
 }
 
 void diff_free(struct diff *d)
@@ -235,7 +236,7 @@ static char *parent_path(const struct snapshot *s, const char *key)
 {
 	const struct obj *p = key ? snapshot_find(s, key) : NULL;
 
-	return p ? xstrdup(p->path) : dup_or_null(key);
+	return p ? obj_path_dup(p) : dup_or_null(key);
 }
 
 static void diff_alter(struct diff *d, const struct snapshot *os, const struct snapshot *ns,
@@ -380,8 +381,8 @@ static int path_rank(unsigned char c)
 static int change_path_cmp(const void *a, const void *b)
 {
 	const struct change *x = a, *y = b;
-	const unsigned char *p = (const unsigned char *)(x->new ? x->new : x->old)->path;
-	const unsigned char *q = (const unsigned char *)(y->new ? y->new : y->old)->path;
+	const unsigned char *p = (const unsigned char *)x->path;
+	const unsigned char *q = (const unsigned char *)y->path;
 
 	while (*p && *p == *q) {
 		p++;
@@ -414,6 +415,12 @@ struct diff *diff_snapshots(const struct snapshot *old, const struct snapshot *n
 		}
 	}
 	diff_pair_renames(d, old, new);
+	for (size_t k = 0; k < d->nchanges; k++) {
+		struct change *c = &d->changes[k];
+		char *path = obj_path_dup(c->new ? c->new : c->old);
+
+		c->path = path ? path : xstrdup("");
+	}
 	qsort(d->changes, d->nchanges, sizeof(*d->changes), change_path_cmp);
 	return d;
 }

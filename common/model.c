@@ -306,10 +306,10 @@ struct obj *obj_new(enum obj_kind kind, const char *key, const char *parent, con
 {
 	size_t klen = strlen(key), plen = parent ? strlen(parent) : 0, nlen = strlen(name);
 	struct obj *o = xcalloc(1, sizeof(*o) + klen + 1 + (parent ? plen + 1 : 0) + nlen + 1);
-	char *at = (char *)(o + 1);
+	char *at = o->key;
 
 	o->kind = kind;
-	o->key = obj_put_str(&at, key, klen);
+	obj_put_str(&at, key, klen);
 	o->parent = parent ? obj_put_str(&at, parent, plen) : NULL;
 	o->name = obj_put_str(&at, name, nlen);
 	return o;
@@ -470,17 +470,71 @@ void obj_pack(struct obj *o)
 	obj_pack_in(o, NULL);
 }
 
+const char *obj_path(const struct obj *o, struct buf *tmp)
+{
+	if (!o->path_up)
+		return o->path_str;
+	buf_reset(tmp);
+	buf_adds(tmp, o->path_str);
+	buf_addc(tmp, model_kind(o->kind)->path_sep);
+	buf_adds(tmp, o->name);
+	return tmp->data;
+}
+
+char *obj_path_dup(const struct obj *o)
+{
+	struct buf tmp;
+
+	if (!o->path_up)
+		return o->path_str ? xstrdup(o->path_str) : NULL;
+	buf_init(&tmp);
+	obj_path(o, &tmp);
+	return buf_steal(&tmp);
+}
+
+void obj_set_path(struct obj *o, char *path)
+{
+	if (!o->path_lent)
+		free(o->path_str);
+	o->path_str = path;
+	o->path_lent = false;
+	o->path_up = false;
+}
+
 void obj_free(struct obj *o)
 {
 	if (!o)
 		return;
 	if (!o->path_lent)
-		free(o->path);
+		free(o->path_str);
 	if (!o->packed)
 		obj_open_free(o->open, o);
 	else if (!o->block_lent)
 		free(o->block);
+	if (!o->lent)
+		free(o);
+}
+
+/* The size of o's allocation: the struct and its strings, which end with its name. */
+static size_t obj_size(const struct obj *o)
+{
+	return (size_t)(o->name - (const char *)o) + strlen(o->name) + 1;
+}
+
+struct obj *obj_move(struct obj *o, struct arena *arena)
+{
+	size_t size = obj_size(o);
+	struct obj *m;
+
+	if (o->lent)
+		return o;
+	m = arena_alloc(arena, size, alignof(struct obj));
+	memcpy(m, o, size);
+	m->parent = o->parent ? m->key + (o->parent - o->key) : NULL;
+	m->name = m->key + (o->name - o->key);
+	m->lent = true;
 	free(o);
+	return m;
 }
 
 /* Copies n of o's entries from the first on, into an open array with room. */
@@ -526,7 +580,7 @@ struct obj *obj_dup(const struct obj *o)
 {
 	struct obj *d = obj_new(o->kind, o->key, o->parent, o->name);
 
-	d->path = o->path ? xstrdup(o->path) : NULL;
+	d->path_str = obj_path_dup(o);
 	if (o->nattrs || o->nobs)
 		d->open = entries_open(o);
 	d->nattrs = o->nattrs;

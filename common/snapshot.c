@@ -50,7 +50,7 @@ void snapshot_mark_partial(struct snapshot *s, const char *key, const char *reas
  * the write and sealed again by snapshot_finish. */
 struct obj *snapshot_add(struct snapshot *s, struct obj **o)
 {
-	struct obj *added = *o;
+	struct obj *added = obj_move(*o, &s->arena);
 
 	if (s->nobjs)
 		obj_seal(s->objs[s->nobjs - 1], &s->arena);
@@ -124,6 +124,14 @@ static bool path_is(const char *path, const char *a, char sep, const char *b)
 	return strncmp(path, a, la) == 0 && path[la] == sep && strcmp(path + la + 1, b) == 0;
 }
 
+/* Lets go of o's path, if it holds one of its own. */
+static void path_release(struct obj *o)
+{
+	if (!o->path_lent)
+		free(o->path_str);
+	o->path_str = NULL;
+}
+
 /* Sets o's path to a, sep and b joined, in the snapshot's arena. A path o has already is kept: a
  * snapshot finished again (after a filter, or with objects carried over) spends nothing twice. */
 static void snapshot_put_path(struct snapshot *s, struct obj *o, const char *a, char sep, const char *b)
@@ -131,36 +139,67 @@ static void snapshot_put_path(struct snapshot *s, struct obj *o, const char *a, 
 	size_t la = strlen(a), lb = strlen(b);
 	char *p;
 
-	if (o->path && path_is(o->path, a, sep, b))
+	if (o->path_str && !o->path_up && path_is(o->path_str, a, sep, b))
 		return;
-	if (!o->path_lent)
-		free(o->path);
+	path_release(o);
 	p = arena_alloc(&s->arena, la + lb + 2, 1);
 	memcpy(p, a, la);
 	p[la] = sep;
 	memcpy(p + la + 1, b, lb + 1);
-	o->path = p;
+	o->path_str = p;
 	o->path_lent = true;
+	o->path_up = false;
 }
 
-/* What snapshot_finish needs while it writes paths: which objects have theirs, and the parent looked
- * up last (objects in key order mostly share it with the one before, a table's columns, which saves
- * a binary search of the snapshot per object). */
+/* A leaf's path is its parent's (obj_path joins its own name when asked). */
+static void snapshot_put_path_up(struct obj *o, const struct obj *parent)
+{
+	if (o->path_str != parent->path_str)
+		path_release(o);
+	o->path_str = parent->path_str;
+	o->path_lent = true;
+	o->path_up = true;
+}
+
+/* What snapshot_finish needs while it writes paths: each object's parent, which objects are a
+ * parent (only those store their paths), and which have their path already. */
 struct path_walk {
-	unsigned char *done; /* one bit an object */
-	size_t last;
+	uint32_t *up;            /* index of the parent; UINT32_MAX for the database */
+	unsigned char *is_up;    /* one bit an object */
+	unsigned char *done;     /* one bit an object */
 };
 
-static bool walk_done(const struct path_walk *w, size_t i)
+static bool bit_get(const unsigned char *bits, size_t i)
 {
-	return w->done[i / 8] & (1u << (i % 8));
+	return bits[i / 8] & (1u << (i % 8));
 }
 
-static size_t snapshot_parent(const struct snapshot *s, const struct obj *o, struct path_walk *w)
+static void bit_set(unsigned char *bits, size_t i)
 {
-	if (w->last == SIZE_MAX || strcmp(s->objs[w->last]->key, o->parent) != 0)
-		w->last = snapshot_index(s, o->parent);
-	return w->last;
+	bits[i / 8] |= (unsigned char)(1u << (i % 8));
+}
+
+/* Looks up every object's parent: objects in key order mostly share it with the one before (a
+ * table's columns), which saves a binary search of the snapshot per object. */
+static int snapshot_link(struct snapshot *s, struct path_walk *w)
+{
+	size_t last = SIZE_MAX;
+
+	for (size_t i = 0; i < s->nobjs; i++) {
+		const struct obj *o = s->objs[i];
+
+		if (!o->parent) {
+			w->up[i] = UINT32_MAX;
+			continue;
+		}
+		if (last == SIZE_MAX || strcmp(s->objs[last]->key, o->parent) != 0)
+			last = snapshot_index(s, o->parent);
+		if (last == SIZE_MAX)
+			return snapshot_fail(s, SNAPSHOT_E_ORPHAN, "object '%s' has no parent in the snapshot", o->key);
+		w->up[i] = (uint32_t)last;
+		bit_set(w->is_up, last);
+	}
+	return 0;
 }
 
 /* Writes the path of the object at i, and its ancestors' first (they may come later in key order).
@@ -169,24 +208,26 @@ static size_t snapshot_parent(const struct snapshot *s, const struct obj *o, str
 static int snapshot_set_path(struct snapshot *s, size_t i, unsigned depth, struct path_walk *w)
 {
 	struct obj *o = s->objs[i], *parent;
-	size_t p;
+	size_t p = w->up[i];
 	int r;
 
-	if (walk_done(w, i))
+	if (bit_get(w->done, i))
 		return 0;
-	if (!o->parent) {
+	if (p == UINT32_MAX) {
 		snapshot_put_path(s, o, s->source, '/', o->name);
 	} else {
-		p = snapshot_parent(s, o, w);
-		if (p == SIZE_MAX || depth > 16)
+		if (depth > 16)
 			return snapshot_fail(s, SNAPSHOT_E_ORPHAN, "object '%s' has no parent in the snapshot", o->key);
 		parent = s->objs[p];
 		r = snapshot_set_path(s, p, depth + 1, w);
 		if (r)
 			return r;
-		snapshot_put_path(s, o, parent->path, model_kind(o->kind)->path_sep, o->name);
+		if (bit_get(w->is_up, i))
+			snapshot_put_path(s, o, parent->path_str, model_kind(o->kind)->path_sep, o->name);
+		else
+			snapshot_put_path_up(o, parent);
 	}
-	w->done[i / 8] |= (unsigned char)(1u << (i % 8));
+	bit_set(w->done, i);
 	return 0;
 }
 
@@ -243,20 +284,26 @@ void snapshot_obs_hash(const struct snapshot *s, unsigned char out[32])
 
 int snapshot_finish(struct snapshot *s)
 {
-	struct path_walk w = { xcalloc(s->nobjs / 8 + 1, 1), SIZE_MAX };
+	struct path_walk w = {
+		xreallocarray(NULL, s->nobjs + 1, sizeof(*w.up)),
+		xcalloc(s->nobjs / 8 + 1, 1),
+		xcalloc(s->nobjs / 8 + 1, 1),
+	};
 	int r = 0;
 
 	qsort(s->objs, s->nobjs, sizeof(*s->objs), obj_key_cmp);
-	for (size_t i = 1; i < s->nobjs; i++)
-		if (strcmp(s->objs[i - 1]->key, s->objs[i]->key) == 0) {
-			free(w.done);
-			return snapshot_fail(s, SNAPSHOT_E_DUPLICATE, "two objects share the key '%s'", s->objs[i]->key);
-		}
+	for (size_t i = 1; r == 0 && i < s->nobjs; i++)
+		if (strcmp(s->objs[i - 1]->key, s->objs[i]->key) == 0)
+			r = snapshot_fail(s, SNAPSHOT_E_DUPLICATE, "two objects share the key '%s'", s->objs[i]->key);
+	if (r == 0)
+		r = snapshot_link(s, &w);
 	for (size_t i = 0; r == 0 && i < s->nobjs; i++) {
 		r = snapshot_set_path(s, i, 0, &w);
 		if (r == 0)
 			obj_seal(s->objs[i], &s->arena);
 	}
+	free(w.up);
+	free(w.is_up);
 	free(w.done);
 	if (r == 0)
 		snapshot_root_hash(s);
@@ -264,22 +311,23 @@ int snapshot_finish(struct snapshot *s)
 }
 
 /* A column is named by its name; anything else by its path inside the source, without the source. */
-static const char *snapshot_ref_name(const struct obj *o)
+static const char *snapshot_ref_name(const struct obj *o, struct buf *tmp)
 {
-	const char *p;
+	const char *path = obj_path(o, tmp), *p;
 
-	if (o->kind == OBJ_COLUMN || !o->path)
+	if (o->kind == OBJ_COLUMN || !path)
 		return o->name;
-	p = strchr(o->path, '/');
-	return p ? p + 1 : o->path;
+	p = strchr(path, '/');
+	return p ? p + 1 : path;
 }
 
 char *snapshot_render_refs(const struct snapshot *s, const char *refs)
 {
-	struct buf b;
+	struct buf b, tmp;
 	const char *p = refs;
 
 	buf_init(&b);
+	buf_init(&tmp);
 	while (p && *p) {
 		const char *end = strchr(p, MODEL_REF_SEP);
 		size_t n = end ? (size_t)(end - p) : strlen(p);
@@ -288,10 +336,11 @@ char *snapshot_render_refs(const struct snapshot *s, const char *refs)
 
 		if (b.len)
 			buf_adds(&b, ",");
-		buf_adds(&b, o ? snapshot_ref_name(o) : key);
+		buf_adds(&b, o ? snapshot_ref_name(o, &tmp) : key);
 		free(key);
 		p = end ? end + 1 : NULL;
 	}
+	buf_free(&tmp);
 	return buf_steal(&b);
 }
 

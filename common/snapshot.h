@@ -47,8 +47,8 @@ struct snapshot {
 
 struct snapshot *snapshot_new(const char *source);
 void snapshot_free(struct snapshot *s);
-/* Takes ownership of *o and sets it to NULL, and packs the object added before it (obj_pack).
- * Returns the object, borrowed. */
+/* Takes ownership of *o, moving it into the snapshot's arena (obj_move), and sets *o to NULL; packs
+ * the object added before it (obj_seal). Returns the object, borrowed: use it, not the old *o. */
 struct obj *snapshot_add(struct snapshot *s, struct obj **o);
 int snapshot_finish(struct snapshot *s);
 /* Records that the contents of the object with this key are only partly visible (see above). */

@@ -475,7 +475,9 @@ Prospector__Object *wire_object_from_obj(const struct obj *o)
 	po->key = xstrdup(o->key);
 	po->parent = o->parent ? xstrdup(o->parent) : NULL;
 	po->name = xstrdup(o->name);
-	po->path = xstrdup(o->path ? o->path : "");
+	po->path = obj_path_dup(o);
+	if (!po->path)
+		po->path = xstrdup("");
 	po->attrs = wire_attrs_from(o, obj_attr, o->nattrs);
 	po->n_attrs = o->nattrs;
 	po->obs = wire_attrs_from(o, obj_ob, o->nobs);
@@ -491,19 +493,23 @@ Prospector__Object *wire_object_from_obj(const struct obj *o)
  * wire_object_from_obj must for a message that protobuf-c may free, took some twenty allocations
  * and frees an object, most of the time spent encoding; a view borrows them instead.
  */
-Prospector__Object *wire_object_view(const struct obj *o)
+Prospector__Object *wire_object_view(const struct obj *o, struct buf *tmp)
 {
 	size_t n = (size_t)o->nattrs + o->nobs;
-	Prospector__Object *po = xmalloc(sizeof(*po) + n * (sizeof(Prospector__Attr *) + sizeof(Prospector__Attr)));
+	const char *path = obj_path(o, tmp);
+	size_t plen = path ? strlen(path) : 0;
+	Prospector__Object *po = xmalloc(sizeof(*po) + n * (sizeof(Prospector__Attr *) + sizeof(Prospector__Attr)) +
+					 plen + 1);
 	Prospector__Attr **ptrs = (Prospector__Attr **)(po + 1);
 	Prospector__Attr *pa = (Prospector__Attr *)(ptrs + n);
+	char *path_copy = (char *)(pa + n);
 
 	prospector__object__init(po);
 	po->kind = (Prospector__ObjKind)o->kind;
 	po->key = (char *)o->key;
 	po->parent = (char *)o->parent;
 	po->name = (char *)o->name;
-	po->path = (char *)(o->path ? o->path : "");
+	po->path = memcpy(path_copy, path ? path : "", plen + 1); /* a leaf's is joined in tmp */
 	for (size_t i = 0; i < n; i++) {
 		struct attr a = i < o->nattrs ? obj_attr(o, i) : obj_ob(o, i - o->nattrs);
 
@@ -571,7 +577,7 @@ int wire_obj_from_object(const Prospector__Object *po, struct obj **ret_o)
 	if ((unsigned)po->kind >= OBJ_KIND_COUNT || !po->key || !po->name || po->hash.len != sizeof(o->hash))
 		return WIRE_E_INVALID;
 	o = obj_new((enum obj_kind)po->kind, po->key, po->parent, po->name);
-	o->path = xstrdup(po->path ? po->path : "");
+	obj_set_path(o, xstrdup(po->path ? po->path : ""));
 	ok = wire_attrs_append(o, obj_append, po->attrs, po->n_attrs) &&
 	     wire_attrs_append(o, obj_append_obs, po->obs, po->n_obs);
 	if (ok)
@@ -613,7 +619,9 @@ Prospector__Change *wire_change_from_change(const struct change *c)
 	pc->op = (Prospector__Op)c->op;
 	pc->key = xstrdup(o->key);
 	pc->kind = (Prospector__ObjKind)o->kind;
-	pc->path = xstrdup(o->path ? o->path : "");
+	pc->path = c->path ? xstrdup(c->path) : obj_path_dup(o);
+	if (!pc->path)
+		pc->path = xstrdup("");
 	pc->object = c->op == CHANGE_DROP ? NULL : wire_object_from_obj(c->new);
 	if (c->old && c->new && strcmp(c->old->key, c->new->key) != 0)
 		pc->old_key = xstrdup(c->old->key);

@@ -36,6 +36,7 @@ struct wire_batcher {
 	uint64_t crawled_at;
 	bool mass_drop;
 	const char *source;
+	struct buf path; /* where a leaf's path is joined (wire_object_view) */
 };
 
 static void wb_batch_free(Prospector__Batch *b)
@@ -125,7 +126,7 @@ static void wb_add_change(struct wire_batcher *wb, const struct change *c)
 
 static void wb_add_object(struct wire_batcher *wb, const struct obj *o)
 {
-	Prospector__Object *po = wire_object_view(o);
+	Prospector__Object *po = wire_object_view(o, &wb->path);
 	Prospector__Batch *b = wb_batch_for(wb, PROSPECTOR__BATCH_KIND__BATCH_SNAPSHOT_PART,
 					    prospector__object__get_packed_size(po));
 
@@ -157,6 +158,7 @@ static void wb_add_obs_changes(struct wire_batcher *wb, const struct snapshot *o
 static void wb_init(struct wire_batcher *wb, const struct snapshot *new, const struct wire_source_info *info)
 {
 	wb->source = new->source;
+	buf_init(&wb->path);
 	wb->crawled_at = info->crawled_at_ms / 1000;
 	wb->mass_drop = info->mass_drop;
 	memcpy(wb->root_hash, new->root, sizeof(wb->root_hash));
@@ -194,6 +196,7 @@ int wire_batches_emit(const struct snapshot *old, const struct snapshot *new, co
 		wb_add_obs_changes(&wb, old, new);
 	}
 	wb_flush(&wb, true);
+	buf_free(&wb.path);
 	if (ret_count)
 		*ret_count = count;
 	return wb.err;

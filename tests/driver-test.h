@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "config.h"
 #include "driver.h"
 #include "snapshot.h"
@@ -29,6 +30,16 @@ static inline const char *driver_test_password(const char *variable)
 	fclose(f);
 	slot[strcspn(slot, "\n")] = '\0';
 	return slot;
+}
+
+/* o's path (obj_path), in one of four static buffers used in turn: enough for the paths one
+ * statement of a test compares, not for a loop that compares each with one of them. */
+static inline const char *driver_test_path(const struct obj *o)
+{
+	static struct buf tmp[4];
+	static int next;
+
+	return obj_path(o, &tmp[next++ % 4]);
 }
 
 static inline int driver_test_crawl(const struct source_conf *conf, struct snapshot **ret_snap, char *err)

@@ -41,7 +41,7 @@ static void print_change(const struct change *c)
 {
 	const struct obj *o = c->new ? c->new : c->old;
 
-	printf("%s %s %s\n", o->key, model_kind(o->kind)->name, o->path);
+	printf("%s %s %s\n", o->key, model_kind(o->kind)->name, c->path);
 	for (size_t i = 0; i < c->nrows; i++) {
 		const struct change_row *r = &c->rows[i];
 

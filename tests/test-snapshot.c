@@ -47,23 +47,53 @@ static struct snapshot *sample(bool reversed, const char *table_name)
 static void test_canonical(void)
 {
 	struct snapshot *a = sample(false, "person"), *b = sample(true, "person"), *c = sample(false, "people");
+	struct buf tmp;
 	char hex[65];
+
+	buf_init(&tmp);
 
 	ok(memcmp(a->root, b->root, 32) == 0, "root hash independent of insertion and attribute order, and of obs");
 	ok(memcmp(a->root, c->root, 32) != 0, "renaming the table changes the root hash");
 	ok(memcmp(snapshot_find(a, "a:100:1")->hash, snapshot_find(c, "a:100:1")->hash, 32) == 0,
 	   "renaming the table leaves its columns' hashes alone (paths are not hashed)");
 	ok(memcmp(snapshot_find(a, "r:100")->hash, snapshot_find(c, "r:100")->hash, 32) != 0, "…but changes the table's");
-	is_str(snapshot_find(a, "a:100:2")->path, "hr/hrdb/public/person.姓名", "column path");
-	is_str(snapshot_find(c, "a:100:2")->path, "hr/hrdb/public/people.姓名", "column path follows the rename");
+	is_str(obj_path(snapshot_find(a, "a:100:2"), &tmp), "hr/hrdb/public/person.姓名", "column path");
+	is_str(obj_path(snapshot_find(c, "a:100:2"), &tmp), "hr/hrdb/public/people.姓名", "column path follows the rename");
 	hash_hex(a->root, hex);
 	/* A fixed value: if this changes, every deployed agent resends everything. Change it only with
 	 * the format version. */
 	is_str(hex, "acd434ce37bbd75afe527aa17f417d0277031d9f89f27107d211faa317b4ccca",
 	       "root hash matches the documented encoding (checked independently in Python)");
+	buf_free(&tmp);
 	snapshot_free(a);
 	snapshot_free(b);
 	snapshot_free(c);
+}
+
+/* A leaf points at its parent's path; an object that becomes a parent stores its own. */
+static void test_leaf_paths(void)
+{
+	struct snapshot *s = sample(false, "person");
+	struct obj *table = snapshot_find(s, "r:100"), *column = snapshot_find(s, "a:100:2"), *o, *d;
+	struct buf tmp;
+
+	buf_init(&tmp);
+	ok(!table->path_up && column->path_up && column->path_str == table->path_str,
+	   "a column holds its table's path, not a copy of its own");
+	is_str(obj_path(table, &tmp), "hr/hrdb/public/person", "the table's path is its own");
+	d = obj_dup(column);
+	ok(!d->path_up, "a copy holds its whole path");
+	is_str(obj_path(d, &tmp), "hr/hrdb/public/person.姓名", "…which is the column's");
+	obj_free(d);
+	o = obj_new(OBJ_INDEX, "i:1", "a:100:2", "idx");
+	snapshot_add(s, &o);
+	ok(snapshot_finish(s) == 0, "finished again with an object under the column");
+	column = snapshot_find(s, "a:100:2");
+	ok(!column->path_up, "a column that became a parent stores its own path");
+	is_str(obj_path(column, &tmp), "hr/hrdb/public/person.姓名", "…the same as before");
+	is_str(obj_path(snapshot_find(s, "i:1"), &tmp), "hr/hrdb/public/person.姓名#idx", "its child's is joined to it");
+	buf_free(&tmp);
+	snapshot_free(s);
 }
 
 static void test_encoding(void)
@@ -241,6 +271,7 @@ static void test_arena(void)
 int main(void)
 {
 	test_canonical();
+	test_leaf_paths();
 	test_encoding();
 	test_invalid();
 	test_refs();

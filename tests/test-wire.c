@@ -263,7 +263,8 @@ static void test_objects(void)
 /* The packed bytes of one object as a copy and as a view (what batches are built from). */
 static bool view_encodes_alike(const struct obj *o)
 {
-	Prospector__Object *copy = wire_object_from_obj(o), *view = wire_object_view(o);
+	struct buf tmp = { NULL, 0, 0 };
+	Prospector__Object *copy = wire_object_from_obj(o), *view = wire_object_view(o, &tmp);
 	size_t n = prospector__object__get_packed_size(copy);
 	uint8_t *a = xmalloc(n + 1), *b = xmalloc(n + 1);
 	bool same = prospector__object__get_packed_size(view) == n && prospector__object__pack(copy, a) == n &&
@@ -273,6 +274,7 @@ static bool view_encodes_alike(const struct obj *o)
 	free(b);
 	wire_object_free(copy);
 	free(view);
+	buf_free(&tmp);
 	return same;
 }
 
