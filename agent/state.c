@@ -171,6 +171,13 @@ static int state_touch(const char *path, char *err, size_t errlen)
  */
 #define STATE_PAGE_SIZE "65536"
 
+/*
+ * The page cache, in KB: sqlite's default is 2 MB. The agent writes blobs it never reads back within
+ * a connection's life but once (a delivery, a diff's old snapshot), so a cache only holds pages on
+ * their way to the WAL; the default added 2.3 MB to a first crawl's peak and saved no time.
+ */
+#define STATE_CACHE_KB "512"
+
 static int state_wal_hook(void *ctx, sqlite3 *db, const char *name, int pages)
 {
 	(void)db;
@@ -204,7 +211,8 @@ int state_open(const char *state_dir, struct state **ret_st, char *err, size_t e
 	if (r == 0)
 		sqlite3_wal_hook(st->db, state_wal_hook, st);
 	if (r == 0 && (state_exec(st, "PRAGMA page_size=" STATE_PAGE_SIZE "; PRAGMA journal_mode=WAL; "
-				      "PRAGMA synchronous=FULL; PRAGMA journal_size_limit=" STATE_WAL_KEEP_BYTES ";") < 0 ||
+				      "PRAGMA synchronous=FULL; PRAGMA cache_size=-" STATE_CACHE_KB "; "
+				      "PRAGMA journal_size_limit=" STATE_WAL_KEEP_BYTES ";") < 0 ||
 		       state_exec(st, schema_sql) < 0 || state_step(st, "PRAGMA page_size", NULL, 0, &st->page_size) < 0 ||
 		       state_migrate(st) < 0 || state_init_incarnation(st) < 0)) {
 		snprintf(err, errlen, "%s/%s", state_dir, st->error);
@@ -368,7 +376,7 @@ int state_outbox_add(struct state *st, const struct state_row *row)
 		return state_sqlfail(st, "outbox insert");
 	sqlite3_bind_int64(stmt, 1, (int64_t)row->seq);
 	sqlite3_bind_text(stmt, 2, row->source, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_blob(stmt, 3, row->data, (int)row->len, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(stmt, 3, row->data, (int)row->len, SQLITE_STATIC); /* a batch: 1 MB not copied */
 	sqlite3_bind_int64(stmt, 4, row->created ? row->created : (int64_t)time_now_ms());
 	sqlite3_bind_int(stmt, 5, row->kind);
 	rc = sqlite3_step(stmt);
