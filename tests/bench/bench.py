@@ -38,7 +38,9 @@ history rows written (count of the catalog's history table) and the bytes the ag
 collector, which include the status heartbeat sent after every crawl and ZeroMQ's keep-alive pings
 (every 5 s), CURVE framing included. A second later, while the daemon sleeps until its next cycle,
 its VmRSS (idle RSS; split into RssAnon, the heap, and RssFile, the binary and shared libraries)
-and VmHWM (the daemon's peak over both cycles) from /proc/PID/status.
+and VmHWM (the daemon's peak over both cycles) from /proc/PID/status. Then one table gets a column
+(dropped again afterwards) and the daemon's next cycle is a changed one, which loads the stored
+snapshot to diff the crawl against it: VmHWM a second after that cycle is its peak over all three.
 
 The C benchmarks of tests/bench, when built: BUILD/tests/bench/bench-diff (diff of two snapshots of
 N×20 columns) and BUILD/tests/bench/bench-collector (initial apply of such a snapshot, change rows
@@ -275,9 +277,24 @@ def first_cycle(w, proc, agent_id):
     return batches
 
 
-def unchanged_cycle(w, agent, interval, res, prefix):
+def changed_cycle(w, proc, agent_id, change):
+    """A cycle after change(True) altered the database (change(False) undoes it): the daemon's
+    /proc status a second after it."""
+    t = time.time() * 1000
+    changed = re.compile(r"source bench: changed, \d+ changed objects")
+    change(True)
+    try:
+        wait_or_die(proc, lambda: crawl_since(w, agent_id, t) and changed.search(proc.output()), "a changed crawl")
+        time.sleep(1.0)
+        return proc_status(proc.p.pid)
+    finally:
+        change(False)
+
+
+def unchanged_cycle(w, agent, interval, res, prefix, change):
     """The daemon's first cycle (delivery), then its second of an unchanged database: res gets the
-    history rows and bytes of the second, the daemon's idle RSS and peak."""
+    history rows and bytes of the second, the daemon's idle RSS and peak; then a third after
+    change, and the peak over all three."""
     agent_id = "bench-daemon"
     agent.fresh()
     relay = Relay(w.collector_port)
@@ -292,6 +309,7 @@ def unchanged_cycle(w, agent, interval, res, prefix):
         t2, sent2, hist2 = time.time() * 1000, relay.sent(), history_rows(w.catalog)
         time.sleep(1.0)  # the heartbeat after the crawl is out: the daemon sleeps until the next cycle
         st = proc_status(proc.p.pid)
+        st_changed = changed_cycle(w, proc, agent_id, change)
         proc.stop()
     finally:
         w.collector.stop()
@@ -301,7 +319,8 @@ def unchanged_cycle(w, agent, interval, res, prefix):
                 f"{prefix}_unchanged_bytes": sent2 - sent1, f"{prefix}_agent_idle_rss_mb": kb_to_mb(st["VmRSS"]),
                 f"{prefix}_agent_idle_rss_anon_mb": kb_to_mb(st["RssAnon"]),
                 f"{prefix}_agent_idle_rss_file_mb": kb_to_mb(st["RssFile"]),
-                f"{prefix}_agent_daemon_hwm_mb": kb_to_mb(st["VmHWM"])})
+                f"{prefix}_agent_daemon_hwm_mb": kb_to_mb(st["VmHWM"]),
+                f"{prefix}_agent_changed_hwm_mb": kb_to_mb(st_changed["VmHWM"])})
     print(f"  unchanged cycle: {hist2 - hist1} history rows, {sent2 - sent1} bytes in {(t2 - t1) / 1000:.1f} s; "
           f"idle RSS {kb_to_mb(st['VmRSS']):.1f} MB", flush=True)
 
@@ -358,7 +377,9 @@ def bench_pg(w, args, res):
     # Long enough for the first cycle's delivery to end before the second crawl starts (should it
     # not, the wait simply takes the next crawl), short enough to stay within one heartbeat period.
     print("PostgreSQL: the daemon's unchanged cycle", flush=True)
-    unchanged_cycle(w, agent, max(5, math.ceil(3 * res["pg_agent_once_s"]) + 2), res, "pg")
+    unchanged_cycle(w, agent, max(5, math.ceil(3 * res["pg_agent_once_s"]) + 2), res, "pg",
+                    lambda on: pg.psql(f"ALTER TABLE bench_s01.t00000 {'ADD' if on else 'DROP'} COLUMN "
+                                       f"bench_changed{' integer' if on else ''}", db=DB))
 
 
 # -- MariaDB -----------------------------------------------------------------------------------------
@@ -520,6 +541,8 @@ def pg_rows(res):
         row("  of which anonymous (heap, stacks), MB", g("pg_agent_idle_rss_anon_mb"), ".1f"),
         row("  of which file-backed (binary, shared libraries), MB", g("pg_agent_idle_rss_file_mb"), ".1f"),
         row("PG agent daemon peak RSS (VmHWM), MB", g("pg_agent_daemon_hwm_mb"), ".1f", BUDGET["rss_mb"]),
+        row("PG agent daemon peak RSS with a changed cycle (VmHWM), MB", g("pg_agent_changed_hwm_mb"), ".1f",
+            BUDGET["rss_mb"]),
     ]
 
 
