@@ -995,7 +995,6 @@ int catalog_meta_set(struct catalog *c, const char *key, const char *value)
 
 /* --- objects -------------------------------------------------------------------------------- */
 
-/* {"name":"value",...}; REFS values stay raw (keys joined by MODEL_REF_SEP, escaped as \u001f). */
 /* Names and values to store: an object's attributes or observations (o, read through at), or an
  * array of them (a), as a batch's observation updates bring. */
 struct attr_list {
@@ -1005,6 +1004,7 @@ struct attr_list {
 	size_t n;
 };
 
+/* {"name":"value",...}; REFS values stay raw (keys joined by MODEL_REF_SEP, escaped as \u001f). */
 static void attrs_json(struct buf *b, const struct attr_list *l)
 {
 	buf_reset(b);
@@ -1021,10 +1021,15 @@ static void attrs_json(struct buf *b, const struct attr_list *l)
 	buf_addc(b, '}');
 }
 
+static void obs_json(struct catalog *c, const struct obj *o)
+{
+	attrs_json(&c->obs_json, &(struct attr_list){ .o = o, .at = obj_ob, .n = o->nobs });
+}
+
 static void obj_json(struct catalog *c, const struct obj *o)
 {
 	attrs_json(&c->attrs_json, &(struct attr_list){ .o = o, .at = obj_attr, .n = o->nattrs });
-	attrs_json(&c->obs_json, &(struct attr_list){ .o = o, .at = obj_ob, .n = o->nobs });
+	obs_json(c, o);
 }
 
 /* Where a stored object sits, allocated; path NULL when the object is not in the catalog. */
@@ -1726,7 +1731,7 @@ static int cat_refresh_obs(struct catalog *c, const char *source, const struct s
 		const struct obj *n = staged->objs[i], *o = snapshot_find(cat, n->key);
 
 		if (o && memcmp(o->hash, n->hash, sizeof(o->hash)) == 0 && !obj_obs_equal(o, n)) {
-			attrs_json(&c->obs_json, &(struct attr_list){ .o = n, .at = obj_ob, .n = n->nobs });
+			obs_json(c, n);
 			r = cat_put_obs(c, source, n->key);
 		}
 	}

@@ -52,13 +52,6 @@ void *arena_alloc(struct arena *a, size_t n, size_t align)
 	return c->data;
 }
 
-char *arena_strdup(struct arena *a, const char *s)
-{
-	size_t n = strlen(s) + 1;
-
-	return memcpy(arena_alloc(a, n, 1), s, n);
-}
-
 void arena_free(struct arena *a)
 {
 	while (a->chunks) {

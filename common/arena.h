@@ -17,7 +17,6 @@ struct arena {
 
 /* n bytes aligned to align (a power of two, at most that of max_align_t), until arena_free. */
 void *arena_alloc(struct arena *a, size_t n, size_t align);
-char *arena_strdup(struct arena *a, const char *s);
 /* Frees everything allocated from a, which is then empty and usable again. */
 void arena_free(struct arena *a);
 /* Makes from's memory a's, to be freed with it; from is left empty. */

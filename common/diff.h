@@ -36,7 +36,7 @@ struct change {
 	enum change_op op;
 	const struct obj *old; /* NULL for ADD */
 	const struct obj *new; /* NULL for DROP */
-	char *path;            /* the object's, new or dropped: what changes are sorted by */
+	char *path;            /* the object's, new or dropped ("" if it has none): what changes are sorted by */
 	struct change_row *rows;
 	size_t nrows, rows_cap;
 };

@@ -124,14 +124,6 @@ static bool path_is(const char *path, const char *a, char sep, const char *b)
 	return strncmp(path, a, la) == 0 && path[la] == sep && strcmp(path + la + 1, b) == 0;
 }
 
-/* Lets go of o's path, if it holds one of its own. */
-static void path_release(struct obj *o)
-{
-	if (!o->path_lent)
-		free(o->path_str);
-	o->path_str = NULL;
-}
-
 /* Sets o's path to a, sep and b joined, in the snapshot's arena. A path o has already is kept: a
  * snapshot finished again (after a filter, or with objects carried over) spends nothing twice. */
 static void snapshot_put_path(struct snapshot *s, struct obj *o, const char *a, char sep, const char *b)
@@ -141,7 +133,7 @@ static void snapshot_put_path(struct snapshot *s, struct obj *o, const char *a, 
 
 	if (o->path_str && !o->path_up && path_is(o->path_str, a, sep, b))
 		return;
-	path_release(o);
+	obj_set_path(o, NULL);
 	p = arena_alloc(&s->arena, la + lb + 2, 1);
 	memcpy(p, a, la);
 	p[la] = sep;
@@ -154,8 +146,7 @@ static void snapshot_put_path(struct snapshot *s, struct obj *o, const char *a, 
 /* A leaf's path is its parent's (obj_path joins its own name when asked). */
 static void snapshot_put_path_up(struct obj *o, const struct obj *parent)
 {
-	if (o->path_str != parent->path_str)
-		path_release(o);
+	obj_set_path(o, NULL);
 	o->path_str = parent->path_str;
 	o->path_lent = true;
 	o->path_up = true;
@@ -257,6 +248,17 @@ static void snapshot_root_hash(struct snapshot *s)
 	root_hash_final(&h, s->root);
 }
 
+static void attrs_encode(struct buf *out, const struct obj *o, obj_attr_fn at, size_t n)
+{
+	buf_add_varint(out, n);
+	for (size_t i = 0; i < n; i++) {
+		struct attr a = at(o, i);
+
+		buf_add_lstr(out, a.name);
+		buf_add_lstr(out, a.value);
+	}
+}
+
 void snapshot_obs_hash(const struct snapshot *s, unsigned char out[32])
 {
 	crypto_hash_sha256_state st;
@@ -269,13 +271,7 @@ void snapshot_obs_hash(const struct snapshot *s, unsigned char out[32])
 
 		buf_reset(&b);
 		buf_add_lstr(&b, o->key);
-		buf_add_varint(&b, o->nobs);
-		for (size_t j = 0; j < o->nobs; j++) {
-			struct attr a = obj_ob(o, j);
-
-			buf_add_lstr(&b, a.name);
-			buf_add_lstr(&b, a.value);
-		}
+		attrs_encode(&b, o, obj_ob, o->nobs);
 		crypto_hash_sha256_update(&st, (const unsigned char *)b.data, b.len);
 	}
 	crypto_hash_sha256_final(&st, out);
@@ -347,17 +343,6 @@ char *snapshot_render_refs(const struct snapshot *s, const char *refs)
 void hash_hex(const unsigned char hash[32], char out[65])
 {
 	sodium_bin2hex(out, 65, hash, 32);
-}
-
-static void attrs_encode(struct buf *out, const struct obj *o, obj_attr_fn at, size_t n)
-{
-	buf_add_varint(out, n);
-	for (size_t i = 0; i < n; i++) {
-		struct attr a = at(o, i);
-
-		buf_add_lstr(out, a.name);
-		buf_add_lstr(out, a.value);
-	}
 }
 
 void snapshot_obj_encode(const struct obj *o, struct buf *out)

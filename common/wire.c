@@ -619,9 +619,7 @@ Prospector__Change *wire_change_from_change(const struct change *c)
 	pc->op = (Prospector__Op)c->op;
 	pc->key = xstrdup(o->key);
 	pc->kind = (Prospector__ObjKind)o->kind;
-	pc->path = c->path ? xstrdup(c->path) : obj_path_dup(o);
-	if (!pc->path)
-		pc->path = xstrdup("");
+	pc->path = xstrdup(c->path);
 	pc->object = c->op == CHANGE_DROP ? NULL : wire_object_from_obj(c->new);
 	if (c->old && c->new && strcmp(c->old->key, c->new->key) != 0)
 		pc->old_key = xstrdup(c->old->key);
