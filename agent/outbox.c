@@ -82,7 +82,7 @@ static int append_snapshot(struct pass *p, const struct source *src)
 	struct snapshot *snap = NULL;
 	struct wire_source_info info = source_wire_info(src, (uint64_t)state_snapshot_time(p->st, src->conf->name));
 	struct state_outbox_target target = { .st = p->st, .source = src->conf->name };
-	int r = state_load_snapshot(p->st, src->conf->name, &snap);
+	int r = state_load_snapshot(p->st, src->conf->name, NULL, &snap);
 
 	if (r || !snap)
 		return r ? r : -EIO;

@@ -359,18 +359,6 @@ static int source_complete(struct source *src, const struct snapshot *old, struc
 	return DRIVER_E_QUERY;
 }
 
-/* A crawl's view of the source: the snapshot, with what a partial scope hid carried over. */
-static int source_observe(struct source *src, const struct snapshot *old, struct snapshot **ret_new)
-{
-	int r = source_snapshot(src, old ? old->root : NULL, ret_new);
-
-	if (r == 0) {
-		source_warn_partial(src, *ret_new);
-		r = source_complete(src, old, *ret_new);
-	}
-	return r;
-}
-
 static bool source_is_relation(const struct obj *o)
 {
 	return o->kind == OBJ_TABLE || o->kind == OBJ_VIEW || o->kind == OBJ_MATVIEW;
@@ -394,41 +382,13 @@ static bool source_mass_drop(const struct source *src, const struct snapshot *ol
 	       dropped * 100 > (size_t)src->conf->mass_drop_percent * total;
 }
 
-/*
- * DESIGN §3.3: a crawl that would drop a large share of a source is held and confirmed by a second
- * complete crawl a moment later; only when that one agrees is anything sent (a database restored
- * into place, a half-privileged account or a mounted-wrong volume must not wipe the catalog).
- */
-static int source_confirm_drops(struct source *src, const struct snapshot *old, struct snapshot **new,
-				bool *ret_confirmed)
+/* The stored snapshot, borrowing from new what is alike in both (state_load_snapshot), or NULL when
+ * there is none or it is corrupt (then the crawl is sent in full: the collector diffs it against its
+ * catalog). */
+static int source_load_old(struct source *src, struct state *st, const struct snapshot *new,
+			   struct snapshot **ret_old)
 {
-	size_t dropped, total;
-	int r;
-
-	*ret_confirmed = false;
-	if (!source_mass_drop(src, old, *new, &dropped, &total))
-		return 0;
-	log_warnx("source %s: this crawl would drop %zu of %zu tables and views; holding it for a second crawl",
-		  src->conf->name, dropped, total);
-	snapshot_free(*new);
-	*new = NULL;
-	source_pause();
-	r = source_observe(src, old, new);
-	if (r == 0 && source_mass_drop(src, old, *new, &dropped, &total)) {
-		log_warnx("source %s: a second crawl confirms: %zu of %zu tables and views are gone", src->conf->name,
-			  dropped, total);
-		snprintf(src->status.warning, sizeof(src->status.warning),
-			 "mass drop confirmed by a second crawl: %zu of %zu tables and views", dropped, total);
-		*ret_confirmed = true;
-	}
-	return r;
-}
-
-/* The stored snapshot, or NULL when there is none or it is corrupt (then the crawl is sent in full:
- * the collector diffs it against its catalog). */
-static int source_load_old(struct source *src, struct state *st, struct snapshot **ret_old)
-{
-	int r = state_load_snapshot(st, src->conf->name, ret_old);
+	int r = state_load_snapshot(st, src->conf->name, new, ret_old);
 
 	if (r == STATE_E_CORRUPT) {
 		log_warnx("%s; sending a full snapshot", state_error(st));
@@ -436,6 +396,54 @@ static int source_load_old(struct source *src, struct state *st, struct snapshot
 	}
 	if (r)
 		snprintf(src->status.error, sizeof(src->status.error), "%s", state_error(st));
+	return r;
+}
+
+/* The stored snapshot against a crawl, and the crawl with what a partial scope hid carried over. */
+static int source_against_stored(struct source *src, struct state *st, struct snapshot *new,
+				 struct snapshot **ret_old)
+{
+	int r = source_load_old(src, st, new, ret_old);
+
+	if (r == 0)
+		r = source_complete(src, *ret_old, new);
+	return r;
+}
+
+/*
+ * DESIGN §3.3: a crawl that would drop a large share of a source is held and confirmed by a second
+ * complete crawl a moment later; only when that one agrees is anything sent (a database restored
+ * into place, a half-privileged account or a mounted-wrong volume must not wipe the catalog).
+ */
+static int source_confirm_drops(struct source *src, struct state *st, struct snapshot **old, struct snapshot **new,
+				bool *ret_confirmed)
+{
+	unsigned char old_root[32];
+	size_t dropped, total;
+	int r;
+
+	*ret_confirmed = false;
+	if (!source_mass_drop(src, *old, *new, &dropped, &total))
+		return 0;
+	log_warnx("source %s: this crawl would drop %zu of %zu tables and views; holding it for a second crawl",
+		  src->conf->name, dropped, total);
+	memcpy(old_root, (*old)->root, sizeof(old_root));
+	snapshot_free(*old); /* it borrows from *new */
+	snapshot_free(*new);
+	*old = *new = NULL;
+	source_pause();
+	r = source_snapshot(src, old_root, new);
+	if (r == 0) {
+		source_warn_partial(src, *new);
+		r = source_against_stored(src, st, *new, old);
+	}
+	if (r == 0 && source_mass_drop(src, *old, *new, &dropped, &total)) {
+		log_warnx("source %s: a second crawl confirms: %zu of %zu tables and views are gone", src->conf->name,
+			  dropped, total);
+		snprintf(src->status.warning, sizeof(src->status.warning),
+			 "mass drop confirmed by a second crawl: %zu of %zu tables and views", dropped, total);
+		*ret_confirmed = true;
+	}
 	return r;
 }
 
@@ -450,19 +458,18 @@ static bool source_matches_stored(const struct snapshot *new, const struct state
 	return memcmp(obs, stored->obs_root, sizeof(obs)) == 0;
 }
 
-/* A crawl that differs from the stored snapshot: the old one is loaded, what a partial scope hid is
- * carried over, a mass drop confirmed, and the changes stored for delivery. */
+/* A crawl that differs from the stored snapshot: the old one is loaded (borrowing from the crawl
+ * what is alike), what a partial scope hid is carried over, a mass drop confirmed, and the changes
+ * stored for delivery. */
 static int source_changed(struct source *src, struct state *st, struct snapshot **new, size_t max_batch_bytes,
 			  size_t *ret_batches)
 {
 	struct snapshot *old = NULL;
 	bool mass_drop = false;
-	int r = source_load_old(src, st, &old);
+	int r = source_against_stored(src, st, *new, &old);
 
 	if (r == 0)
-		r = source_complete(src, old, *new);
-	if (r == 0)
-		r = source_confirm_drops(src, old, new, &mass_drop);
+		r = source_confirm_drops(src, st, &old, new, &mass_drop);
 	if (r == 0 && !source_unchanged(old, *new))
 		r = source_deliver(src, st, old, *new, mass_drop, max_batch_bytes, ret_batches);
 	snapshot_free(old);

@@ -276,36 +276,46 @@ const char *state_error(const struct state *st)
  * A snapshot is stored in chunks of SNAPSHOT_CHUNK bytes of its encoding (snapshot_chunks), and
  * snapshots.data is left empty. Stored as one blob, a crawl of 10,000 tables was held three times
  * over while it was written: the crawl, its 33 MB encoding, and sqlite's copy of that as a record.
- * A non-empty snapshots.data is a snapshot stored whole, by an agent from before the chunks.
+ * It is read back a chunk at a time too (snapshot_reader). Each chunk is held twice while it passes,
+ * as the encoder's buffer or sqlite's copy of a record: chunks of a megabyte added that to the
+ * peak of a changed cycle, a few hundred kilobytes do not. A non-empty snapshots.data is a snapshot
+ * stored whole, by an agent from before the chunks.
  */
-#define SNAPSHOT_CHUNK (1u << 20)
+#define SNAPSHOT_CHUNK (256u << 10)
 
-/* Appends the data of a SELECT's rows (first column) to out. */
-static int state_read_blobs(struct state *st, sqlite3_stmt *stmt, struct buf *out)
+/* Hands the data of a SELECT's rows (first column) to the reader; *ret_read says whether any had
+ * some. A piece the reader refuses ends the reading (snapshot_reader_end reports it). */
+static int state_read_pieces(struct state *st, sqlite3_stmt *stmt, struct snapshot_reader *rd, bool *ret_read)
 {
 	int rc;
 
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
-		buf_add(out, sqlite3_column_blob(stmt, 0), (size_t)sqlite3_column_bytes(stmt, 0));
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		size_t len = (size_t)sqlite3_column_bytes(stmt, 0);
+
+		*ret_read |= len > 0;
+		if (len && snapshot_reader_add(rd, sqlite3_column_blob(stmt, 0), len) != 0)
+			return 0;
+	}
 	return rc == SQLITE_DONE ? 0 : state_sqlfail(st, "load snapshot");
 }
 
-/* The encoding of source's snapshot into out; 0 with out empty when there is none. */
-static int state_read_snapshot(struct state *st, const char *source, struct buf *out)
+/* Reads source's stored snapshot into rd, a chunk at a time; nothing when there is none. */
+static int state_read_snapshot(struct state *st, const char *source, struct snapshot_reader *rd)
 {
 	static const char *const sql[] = {
 		"SELECT data FROM snapshots WHERE source = ?",
 		"SELECT data FROM snapshot_chunks WHERE source = ? ORDER BY n",
 	};
+	bool read = false;
 	int r = 0;
 
-	for (size_t i = 0; r == 0 && out->len == 0 && i < sizeof(sql) / sizeof(*sql); i++) {
+	for (size_t i = 0; r == 0 && !read && i < sizeof(sql) / sizeof(*sql); i++) {
 		sqlite3_stmt *stmt;
 
 		if (sqlite3_prepare_v2(st->db, sql[i], -1, &stmt, NULL) != SQLITE_OK)
 			return state_sqlfail(st, "load snapshot");
 		sqlite3_bind_text(stmt, 1, source, -1, SQLITE_TRANSIENT);
-		r = state_read_blobs(st, stmt, out);
+		r = state_read_pieces(st, stmt, rd, &read);
 		sqlite3_finalize(stmt);
 	}
 	return r;
@@ -334,19 +344,20 @@ int state_snapshot_digest(struct state *st, const char *source, struct state_dig
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : state_sqlfail(st, "load snapshot");
 }
 
-int state_load_snapshot(struct state *st, const char *source, struct snapshot **ret_snap)
+int state_load_snapshot(struct state *st, const char *source, const struct snapshot *base,
+			struct snapshot **ret_snap)
 {
-	struct buf b;
-	int r;
+	struct snapshot_reader *rd = snapshot_reader_new(base);
+	int r = state_read_snapshot(st, source, rd);
 
-	*ret_snap = NULL;
-	buf_init(&b);
-	r = state_read_snapshot(st, source, &b);
-	if (r == 0 && b.len && snapshot_decode(b.data, b.len, ret_snap) != 0) {
+	if (snapshot_reader_end(rd, ret_snap) != 0 && r == 0) {
 		snprintf(st->error, sizeof(st->error), "state.db: the stored snapshot of '%s' is corrupt", source);
 		r = STATE_E_CORRUPT;
 	}
-	buf_free(&b);
+	if (r) {
+		snapshot_free(*ret_snap);
+		*ret_snap = NULL;
+	}
 	return r;
 }
 

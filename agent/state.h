@@ -37,8 +37,10 @@ void state_release_memory(struct state *st);
 uint64_t state_incarnation(const struct state *st);
 uint64_t state_last_acked(const struct state *st);
 
-/* 0 with *ret_snap NULL when the source has never been crawled. */
-int state_load_snapshot(struct state *st, const char *source, struct snapshot **ret_snap);
+/* 0 with *ret_snap NULL when the source has never been crawled. Read a chunk at a time; with base
+ * (a later crawl of the source), what is alike in both is borrowed from it (snapshot_reader). */
+int state_load_snapshot(struct state *st, const char *source, const struct snapshot *base,
+			struct snapshot **ret_snap);
 
 /* A crawl's commit: begin, next_seq/outbox_add for each batch, put_snapshot, commit (or rollback). */
 int state_begin(struct state *st);

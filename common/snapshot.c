@@ -11,6 +11,27 @@
 /* The first byte of an encoded snapshot; bump it when the encoding changes. */
 #define SNAPSHOT_FORMAT 1
 
+static bool bit_get(const unsigned char *bits, size_t i)
+{
+	return bits[i / 8] & (1u << (i % 8));
+}
+
+static void bit_set(unsigned char *bits, size_t i)
+{
+	bits[i / 8] |= (unsigned char)(1u << (i % 8));
+}
+
+static void bit_clear(unsigned char *bits, size_t i)
+{
+	bits[i / 8] &= (unsigned char)~(1u << (i % 8));
+}
+
+/* True when objs[i] is another snapshot's (snapshot_reader): read, never freed or written here. */
+static bool snapshot_borrows(const struct snapshot *s, size_t i)
+{
+	return s->borrowed && bit_get(s->borrowed, i);
+}
+
 struct snapshot *snapshot_new(const char *source)
 {
 	struct snapshot *s = xcalloc(1, sizeof(*s));
@@ -24,12 +45,14 @@ void snapshot_free(struct snapshot *s)
 	if (!s)
 		return;
 	for (size_t i = 0; i < s->nobjs; i++)
-		obj_free(s->objs[i]);
+		if (!snapshot_borrows(s, i))
+			obj_free(s->objs[i]);
 	for (size_t i = 0; i < s->npartial; i++) {
 		free(s->partial[i].key);
 		free(s->partial[i].reason);
 	}
 	free(s->partial);
+	free(s->borrowed);
 	free(s->objs);
 	free(s->source);
 	arena_free(&s->arena);
@@ -152,23 +175,33 @@ static void snapshot_put_path_up(struct obj *o, const struct obj *parent)
 	o->path_up = true;
 }
 
+/* Replaces the borrowed object at i by a copy of its own, whose path this snapshot then writes. */
+static void snapshot_own(struct snapshot *s, size_t i)
+{
+	struct obj *c = obj_move(obj_dup(s->objs[i]), &s->arena);
+
+	obj_seal(c, &s->arena);
+	s->objs[i] = c;
+	bit_clear(s->borrowed, i);
+}
+
+/* Whether a borrowed object's path, the one it has in the snapshot it belongs to, is up_path, sep and
+ * its name here too: not when an ancestor was renamed or moved between the two. */
+static bool snapshot_path_holds(const struct obj *o, const char *up_path, char sep)
+{
+	if (o->path_up)
+		return strcmp(o->path_str, up_path) == 0;
+	return o->path_str && path_is(o->path_str, up_path, sep, o->name);
+}
+
 /* What snapshot_finish needs while it writes paths: each object's parent, which objects are a
  * parent (only those store their paths), and which have their path already. */
 struct path_walk {
 	uint32_t *up;            /* index of the parent; UINT32_MAX for the database */
 	unsigned char *is_up;    /* one bit an object */
 	unsigned char *done;     /* one bit an object */
+	struct buf tmp;          /* a parent's path, when it is joined on reading (a borrowed leaf's) */
 };
-
-static bool bit_get(const unsigned char *bits, size_t i)
-{
-	return bits[i / 8] & (1u << (i % 8));
-}
-
-static void bit_set(unsigned char *bits, size_t i)
-{
-	bits[i / 8] |= (unsigned char)(1u << (i % 8));
-}
 
 /* Looks up every object's parent: objects in key order mostly share it with the one before (a
  * table's columns), which saves a binary search of the snapshot per object. */
@@ -194,31 +227,40 @@ static int snapshot_link(struct snapshot *s, struct path_walk *w)
 }
 
 /* Writes the path of the object at i, and its ancestors' first (they may come later in key order).
- * depth guards against a parent cycle, which a well-behaved driver never produces but a corrupt
- * input could. */
+ * A borrowed object keeps its own unless an ancestor's differs here; then it gets a copy that takes
+ * this snapshot's. depth guards against a parent cycle, which a well-behaved driver never produces
+ * but a corrupt input could. */
 static int snapshot_set_path(struct snapshot *s, size_t i, unsigned depth, struct path_walk *w)
 {
-	struct obj *o = s->objs[i], *parent;
+	struct obj *o = s->objs[i];
 	size_t p = w->up[i];
+	const char *up_path = s->source;
+	char sep = '/';
 	int r;
 
 	if (bit_get(w->done, i))
 		return 0;
-	if (p == UINT32_MAX) {
-		snapshot_put_path(s, o, s->source, '/', o->name);
-	} else {
+	if (p != UINT32_MAX) {
 		if (depth > 16)
 			return snapshot_fail(s, SNAPSHOT_E_ORPHAN, "object '%s' has no parent in the snapshot", o->key);
-		parent = s->objs[p];
 		r = snapshot_set_path(s, p, depth + 1, w);
 		if (r)
 			return r;
-		if (bit_get(w->is_up, i))
-			snapshot_put_path(s, o, parent->path_str, model_kind(o->kind)->path_sep, o->name);
-		else
-			snapshot_put_path_up(o, parent);
+		up_path = obj_path(s->objs[p], &w->tmp);
+		sep = model_kind(o->kind)->path_sep;
 	}
 	bit_set(w->done, i);
+	if (snapshot_borrows(s, i) && snapshot_path_holds(o, up_path, sep))
+		return 0;
+	if (snapshot_borrows(s, i)) {
+		snapshot_own(s, i);
+		o = s->objs[i];
+	}
+	/* a parent whose path is joined on reading (a borrowed leaf) has none to point at */
+	if (p == UINT32_MAX || bit_get(w->is_up, i) || s->objs[p]->path_up)
+		snapshot_put_path(s, o, up_path, sep, o->name);
+	else
+		snapshot_put_path_up(o, s->objs[p]);
 	return 0;
 }
 
@@ -278,32 +320,39 @@ void snapshot_obs_hash(const struct snapshot *s, unsigned char out[32])
 	buf_free(&b);
 }
 
-int snapshot_finish(struct snapshot *s)
+/* Paths, seals and the root hash of a snapshot in key order; borrowed objects are only read. */
+static int snapshot_complete(struct snapshot *s)
 {
 	struct path_walk w = {
-		xreallocarray(NULL, s->nobjs + 1, sizeof(*w.up)),
-		xcalloc(s->nobjs / 8 + 1, 1),
-		xcalloc(s->nobjs / 8 + 1, 1),
+		.up = xreallocarray(NULL, s->nobjs + 1, sizeof(*w.up)),
+		.is_up = xcalloc(s->nobjs / 8 + 1, 1),
+		.done = xcalloc(s->nobjs / 8 + 1, 1),
 	};
-	int r = 0;
+	int r = snapshot_link(s, &w);
 
-	qsort(s->objs, s->nobjs, sizeof(*s->objs), obj_key_cmp);
-	for (size_t i = 1; r == 0 && i < s->nobjs; i++)
-		if (strcmp(s->objs[i - 1]->key, s->objs[i]->key) == 0)
-			r = snapshot_fail(s, SNAPSHOT_E_DUPLICATE, "two objects share the key '%s'", s->objs[i]->key);
-	if (r == 0)
-		r = snapshot_link(s, &w);
 	for (size_t i = 0; r == 0 && i < s->nobjs; i++) {
 		r = snapshot_set_path(s, i, 0, &w);
-		if (r == 0)
+		if (r == 0 && !snapshot_borrows(s, i))
 			obj_seal(s->objs[i], &s->arena);
 	}
 	free(w.up);
 	free(w.is_up);
 	free(w.done);
+	buf_free(&w.tmp);
 	if (r == 0)
 		snapshot_root_hash(s);
 	return r;
+}
+
+int snapshot_finish(struct snapshot *s)
+{
+	if (s->borrowed)
+		return snapshot_fail(s, SNAPSHOT_E_CORRUPT, "%s: a snapshot that borrows objects is read-only", s->source);
+	qsort(s->objs, s->nobjs, sizeof(*s->objs), obj_key_cmp);
+	for (size_t i = 1; i < s->nobjs; i++)
+		if (strcmp(s->objs[i - 1]->key, s->objs[i]->key) == 0)
+			return snapshot_fail(s, SNAPSHOT_E_DUPLICATE, "two objects share the key '%s'", s->objs[i]->key);
+	return snapshot_complete(s);
 }
 
 /* A column is named by its name; anything else by its path inside the source, without the source. */
@@ -369,23 +418,29 @@ void snapshot_encode(const struct snapshot *s, struct buf *out)
 		snapshot_obj_encode(s->objs[i], out);
 }
 
+/* A piece is written before an object would fill it to chunk bytes: its buffer (with the NUL that
+ * buf keeps) then never grows past chunk, nor doubles. */
 int snapshot_encode_chunks(const struct snapshot *s, size_t chunk, snapshot_write_fn write, void *ctx)
 {
-	struct buf b;
+	struct buf b, one;
 	int r = 0;
 
 	buf_init(&b);
+	buf_init(&one);
 	snapshot_encode_head(s, &b);
 	for (size_t i = 0; r == 0 && i < s->nobjs; i++) {
-		snapshot_obj_encode(s->objs[i], &b);
-		if (b.len >= chunk) {
+		buf_reset(&one);
+		snapshot_obj_encode(s->objs[i], &one);
+		if (b.len + one.len >= chunk && b.len) {
 			r = write(ctx, b.data, b.len);
 			buf_reset(&b);
 		}
+		buf_add(&b, one.data, one.len);
 	}
 	if (r == 0 && b.len)
 		r = write(ctx, b.data, b.len);
 	buf_free(&b);
+	buf_free(&one);
 	return r;
 }
 
@@ -459,36 +514,164 @@ int snapshot_obj_decode(const void *data, size_t len, struct obj **ret_o)
 	return 0;
 }
 
-int snapshot_decode(const void *data, size_t len, struct snapshot **ret_s)
-{
-	struct cursor c = { data, (const unsigned char *)data + len };
-	struct snapshot *s = NULL;
-	char *source = NULL;
-	uint64_t n;
-	int r;
+/*
+ * The reader. An object whose encoding is byte for byte that of base's object of the same key is
+ * base's: encodings are self-delimiting, so when base's whole encoding is a prefix of what is left,
+ * it is the next object's whole encoding. Anything else is decoded into the snapshot's own arena.
+ */
+struct snapshot_reader {
+	const struct snapshot *base; /* NULL: every object is decoded */
+	struct snapshot *s;          /* NULL until the head is read */
+	uint64_t n;                  /* objects the head announces */
+	size_t next;                 /* base's first object with a key not below the last one read */
+	struct buf enc;              /* a base object's encoding */
+	int error;
+};
 
-	if (len < 1 || *c.p++ != SNAPSHOT_FORMAT)
-		return SNAPSHOT_E_CORRUPT;
-	if (cursor_lstr(&c, &source) < 0 || !source || cursor_varint(&c, &n) < 0 || n > len) {
+/* Room reserved up front for the objects the head announces, at most: a corrupt count must not
+ * reserve gigabytes (room not written to is not resident anyway). */
+#define READER_RESERVE_MAX (1u << 24)
+
+struct snapshot_reader *snapshot_reader_new(const struct snapshot *base)
+{
+	struct snapshot_reader *r = xcalloc(1, sizeof(*r));
+
+	r->base = base;
+	return r;
+}
+
+static int reader_head(struct snapshot_reader *r, struct cursor *c)
+{
+	char *source = NULL;
+
+	if (*c->p++ != SNAPSHOT_FORMAT || cursor_lstr(c, &source) < 0 || !source || cursor_varint(c, &r->n) < 0) {
 		free(source);
 		return SNAPSHOT_E_CORRUPT;
 	}
-	s = snapshot_new(source);
+	r->s = snapshot_new(source);
 	free(source);
-	for (uint64_t i = 0; i < n; i++) {
-		struct obj *o;
+	xgrow(&r->s->objs, &r->s->cap, r->n < READER_RESERVE_MAX ? r->n : READER_RESERVE_MAX, sizeof(*r->s->objs));
+	if (r->base)
+		r->s->borrowed = xcalloc(r->s->cap / 8 + 1, 1);
+	return 0;
+}
 
-		if (obj_decode(&c, &o) < 0) {
-			snapshot_free(s);
-			return SNAPSHOT_E_CORRUPT;
-		}
-		snapshot_add(s, &o);
+/* strcmp of a and the klen bytes at key. */
+static int key_cmp(const char *a, const char *key, size_t klen)
+{
+	size_t alen = strlen(a);
+	int c = memcmp(a, key, alen < klen ? alen : klen);
+
+	return c ? c : (alen > klen) - (alen < klen);
+}
+
+/* base's object with this key, passing those below it; NULL when base has none. Keys come in order. */
+static struct obj *reader_match(struct snapshot_reader *r, const char *key, size_t klen)
+{
+	for (; r->base && r->next < r->base->nobjs; r->next++) {
+		int c = key_cmp(r->base->objs[r->next]->key, key, klen);
+
+		if (c >= 0)
+			return c == 0 ? r->base->objs[r->next] : NULL;
 	}
-	r = c.p == c.end ? snapshot_finish(s) : SNAPSHOT_E_CORRUPT;
-	if (r) {
-		snapshot_free(s);
+	return NULL;
+}
+
+/* Whether the encoding at c is o's; then c is moved past it. */
+static bool reader_same(struct snapshot_reader *r, const struct obj *o, struct cursor *c)
+{
+	buf_reset(&r->enc);
+	snapshot_obj_encode(o, &r->enc);
+	if ((size_t)(c->end - c->p) < r->enc.len || memcmp(c->p, r->enc.data, r->enc.len) != 0)
+		return false;
+	c->p += r->enc.len;
+	return true;
+}
+
+static void reader_grow(struct snapshot *s)
+{
+	size_t had = s->cap;
+
+	xgrow(&s->objs, &s->cap, s->nobjs + 1, sizeof(*s->objs));
+	if (s->borrowed && s->cap != had) {
+		s->borrowed = xreallocarray(s->borrowed, s->cap / 8 + 1, 1);
+		memset(s->borrowed + had / 8 + 1, 0, s->cap / 8 - had / 8);
+	}
+}
+
+/* Appends o, base's when borrowed, else taken over; objects must come in key order, as many as the
+ * head said. */
+static int reader_push(struct snapshot_reader *r, struct obj *o, bool borrowed)
+{
+	struct snapshot *s = r->s;
+
+	if (s->nobjs == r->n || (s->nobjs && strcmp(s->objs[s->nobjs - 1]->key, o->key) >= 0)) {
+		if (!borrowed)
+			obj_free(o);
 		return SNAPSHOT_E_CORRUPT;
 	}
-	*ret_s = s;
+	reader_grow(s);
+	if (borrowed) {
+		bit_set(s->borrowed, s->nobjs);
+	} else {
+		o = obj_move(o, &s->arena);
+		obj_seal(o, &s->arena);
+	}
+	s->objs[s->nobjs++] = o;
+	return 0;
+}
+
+static int reader_object(struct snapshot_reader *r, struct cursor *c)
+{
+	struct cursor peek = *c;
+	const char *key;
+	size_t klen;
+	uint64_t kind;
+	struct obj *o = NULL;
+
+	if (cursor_varint(&peek, &kind) < 0 || cursor_lstr_view(&peek, &key, &klen) < 0 || !key)
+		return SNAPSHOT_E_CORRUPT;
+	o = reader_match(r, key, klen);
+	if (o && reader_same(r, o, c))
+		return reader_push(r, o, true);
+	if (obj_decode(c, &o) < 0)
+		return SNAPSHOT_E_CORRUPT;
+	return reader_push(r, o, false);
+}
+
+int snapshot_reader_add(struct snapshot_reader *r, const void *data, size_t len)
+{
+	struct cursor c = { data, (const unsigned char *)data + len };
+
+	if (!r->error && !r->s && len)
+		r->error = reader_head(r, &c);
+	while (!r->error && c.p < c.end)
+		r->error = reader_object(r, &c);
+	return r->error;
+}
+
+int snapshot_reader_end(struct snapshot_reader *r, struct snapshot **ret_s)
+{
+	int err = r->error;
+
+	*ret_s = NULL;
+	if (!err && r->s && (r->s->nobjs != r->n || snapshot_complete(r->s) != 0))
+		err = SNAPSHOT_E_CORRUPT;
+	if (err)
+		snapshot_free(r->s);
+	else
+		*ret_s = r->s;
+	buf_free(&r->enc);
+	free(r);
+	return err;
+}
+
+int snapshot_decode(const void *data, size_t len, struct snapshot **ret_s)
+{
+	struct snapshot_reader *r = snapshot_reader_new(NULL);
+
+	snapshot_reader_add(r, data, len);
+	if (snapshot_reader_end(r, ret_s) != 0 || !*ret_s)
+		return SNAPSHOT_E_CORRUPT;
 	return 0;
 }

@@ -6,6 +6,7 @@
 
 #include "arena.h"
 #include "buf.h"
+#include "diff.h"
 #include "snapshot.h"
 #include "tap.h"
 #include "xmalloc.h"
@@ -268,6 +269,187 @@ static void test_arena(void)
 	ok(!a.chunks, "freed, the arena is empty");
 }
 
+/* Two crawls of one source for the reader: between them a column changed type, one was dropped and
+ * one added, the schema "sales" became "trade" (every path below it changed, no hash did), a table
+ * lost its only column (it becomes a leaf, whose path is joined on reading), and one's row count
+ * changed (observations only). */
+static struct snapshot *crawl(bool later)
+{
+	struct snapshot *s = snapshot_new("hr");
+	struct obj *o[] = {
+		obj_new(OBJ_DATABASE, "d:1", NULL, "hrdb"),
+		obj_new(OBJ_SCHEMA, "n:1", "d:1", "public"),
+		obj_new(OBJ_SCHEMA, "n:2", "d:1", later ? "trade" : "sales"),
+		obj_new(OBJ_TABLE, "r:1", "n:1", "人员"),
+		col("a:1:1", "r:1", "编号", "integer"),
+		col("a:1:2", "r:1", "姓名", later ? "varchar" : "text"),
+		later ? col("a:1:4", "r:1", "邮箱", "text") : col("a:1:3", "r:1", "年龄", "integer"),
+		obj_new(OBJ_TABLE, "r:2", "n:2", "orders"),
+		col("a:2:1", "r:2", "id", "integer"),
+		col("a:2:2", "r:2", "person", "integer"),
+		obj_new(OBJ_FOREIGN_KEY, "f:1", "r:2", "orders_person_fk"),
+		obj_new(OBJ_TABLE, "r:3", "n:1", "empty"),
+		later ? NULL : col("a:3:1", "r:3", "gone", "text"),
+	};
+	struct obj *counted = obj_new(OBJ_TABLE, "r:4", "n:1", "counted");
+
+	obj_set(o[3], "comment", "人员信息");
+	obj_set(o[10], "columns", "a:2:2");
+	obj_set(o[10], "ref_columns", "a:1:1");
+	obj_set(o[10], "ref_table", "r:1");
+	obj_set_obs(counted, "rows", later ? "20" : "10");
+	for (size_t i = 0; i < sizeof(o) / sizeof(*o); i++)
+		if (o[i])
+			snapshot_add(s, &o[i]);
+	snapshot_add(s, &counted);
+	if (snapshot_finish(s) != 0) {
+		fprintf(stderr, "the reader's sample does not finish: %s\n", s->error);
+		abort();
+	}
+	return s;
+}
+
+struct pieces {
+	struct buf *piece;
+	size_t n;
+};
+
+static int keep_piece(void *ctx, const void *data, size_t len)
+{
+	struct pieces *p = ctx;
+
+	p->piece = xreallocarray(p->piece, p->n + 1, sizeof(*p->piece));
+	buf_init(&p->piece[p->n]);
+	buf_add(&p->piece[p->n++], data, len);
+	return 0;
+}
+
+static bool pieces_within(const struct pieces *p, size_t chunk)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		struct obj *o;
+
+		if (p->piece[i].len < chunk)
+			continue;
+		if (i == 0 || snapshot_obj_decode(p->piece[i].data, p->piece[i].len, &o) != 0)
+			return false;
+		obj_free(o);
+	}
+	return true;
+}
+
+/* The pieces, in this order (an index list ending with SIZE_MAX), to a reader against base. */
+static int read_pieces(const struct pieces *p, const size_t *order, const struct snapshot *base,
+		       struct snapshot **ret)
+{
+	struct snapshot_reader *r = snapshot_reader_new(base);
+
+	for (size_t i = 0; order[i] != SIZE_MAX; i++)
+		snapshot_reader_add(r, p->piece[order[i]].data, p->piece[order[i]].len);
+	return snapshot_reader_end(r, ret);
+}
+
+/* Everything a diff, a render or a batch reads of an object, alike in both. */
+static bool same_objects(const struct snapshot *a, const struct snapshot *b)
+{
+	struct buf x, y;
+	bool same = a->nobjs == b->nobjs && memcmp(a->root, b->root, 32) == 0;
+
+	buf_init(&x);
+	buf_init(&y);
+	for (size_t i = 0; same && i < a->nobjs; i++) {
+		const struct obj *o = a->objs[i], *p = b->objs[i];
+
+		same = strcmp(o->key, p->key) == 0 && memcmp(o->hash, p->hash, 32) == 0 && obj_obs_equal(o, p) &&
+		       strcmp(obj_path(o, &x), obj_path(p, &y)) == 0;
+		if (!same)
+			printf("#   %s differs: %s against %s\n", o->key, obj_path(o, &x), obj_path(p, &y));
+	}
+	buf_free(&x);
+	buf_free(&y);
+	return same;
+}
+
+static bool same_changes(const struct diff *a, const struct diff *b)
+{
+	bool same = a->nchanges == b->nchanges;
+
+	for (size_t i = 0; same && i < a->nchanges; i++) {
+		const struct change *c = &a->changes[i], *d = &b->changes[i];
+
+		same = c->op == d->op && strcmp(c->path, d->path) == 0 && c->nrows == d->nrows;
+		for (size_t j = 0; same && j < c->nrows; j++) {
+			const struct change_row *x = &c->rows[j], *y = &d->rows[j];
+
+			same = x->op == y->op && x->sev == y->sev && strcmp(x->field ? x->field : "", y->field ? y->field : "") == 0 &&
+			       strcmp(x->before ? x->before : "", y->before ? y->before : "") == 0 &&
+			       strcmp(x->after ? x->after : "", y->after ? y->after : "") == 0;
+		}
+	}
+	return same;
+}
+
+static void test_reader(void)
+{
+	struct snapshot *old = crawl(false), *new = crawl(true), *whole = NULL, *rd = NULL;
+	static const size_t in_order[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, SIZE_MAX };
+	static const size_t swapped[] = { 0, 2, 1, SIZE_MAX };
+	struct pieces p = { NULL, 0 };
+	struct diff *dw, *dr;
+	struct buf enc, tmp;
+
+	buf_init(&enc);
+	buf_init(&tmp);
+	snapshot_encode(old, &enc);
+	ok(snapshot_decode(enc.data, enc.len, &whole) == 0, "the earlier crawl decodes whole");
+	snapshot_encode_chunks(old, 64, keep_piece, &p);
+	if (!ok(p.n >= 4 && p.n < 16, "encoded in %zu pieces", p.n))
+		abort();
+	ok(pieces_within(&p, 64), "each below 64 bytes, unless it is one object that large");
+	for (size_t i = p.n; i < 16; i++)
+		keep_piece(&p, "", 0);
+	ok(read_pieces(&p, in_order, new, &rd) == 0 && rd, "read back a piece at a time against the later crawl");
+	ok(rd && same_objects(rd, whole), "…it is the earlier crawl: keys, hashes, observations and paths");
+	ok(rd && snapshot_find(rd, "a:1:1") == snapshot_find(new, "a:1:1") &&
+	   snapshot_find(rd, "r:1") == snapshot_find(new, "r:1"),
+	   "what is alike in both is the later crawl's object, not a copy");
+	ok(rd && snapshot_find(rd, "a:1:2") != snapshot_find(new, "a:1:2") &&
+	   snapshot_find(rd, "r:4") != snapshot_find(new, "r:4"),
+	   "a changed column and a changed row count are the earlier crawl's own");
+	ok(rd && snapshot_find(rd, "a:2:1") != snapshot_find(new, "a:2:1"),
+	   "a column whose schema was renamed is a copy: its path differs");
+	is_str(rd ? obj_path(snapshot_find(rd, "a:2:1"), &tmp) : NULL, "hr/hrdb/sales/orders.id", "…the earlier one");
+	is_str(rd ? obj_path(snapshot_find(rd, "a:3:1"), &tmp) : NULL, "hr/hrdb/public/empty.gone",
+	       "a dropped column of a table that is a leaf now has its whole path");
+	is_str(obj_path(snapshot_find(new, "a:2:1"), &tmp), "hr/hrdb/trade/orders.id", "the later crawl keeps its own");
+	dw = diff_snapshots(whole, new);
+	dr = diff_snapshots(rd, new);
+	ok(dw->nchanges == 5 && same_changes(dw, dr), "the diff against it is the diff against the whole decode (%zu changes)",
+	   dw->nchanges);
+	diff_free(dw);
+	diff_free(dr);
+	ok(rd && snapshot_finish(rd) != 0, "a snapshot that borrows is not finished again");
+	snapshot_free(rd);
+	is_str(obj_path(snapshot_find(new, "a:1:1"), &tmp), "hr/hrdb/public/人员.编号",
+	       "freeing it leaves the later crawl's objects alone");
+	rd = NULL;
+	ok(read_pieces(&p, in_order, NULL, &rd) == 0 && rd && same_objects(rd, whole), "without a base it is a decode");
+	snapshot_free(rd);
+	rd = NULL;
+	is_int(read_pieces(&p, swapped, new, &rd), SNAPSHOT_E_CORRUPT, "pieces out of key order are refused");
+	ok(!rd, "…and nothing is returned");
+	is_int(read_pieces(&p, (const size_t[]){ 0, 1, SIZE_MAX }, new, &rd), SNAPSHOT_E_CORRUPT,
+	       "fewer objects than the head announces are refused");
+	for (size_t i = 0; i < p.n; i++)
+		buf_free(&p.piece[i]);
+	free(p.piece);
+	buf_free(&enc);
+	buf_free(&tmp);
+	snapshot_free(whole);
+	snapshot_free(old);
+	snapshot_free(new);
+}
+
 int main(void)
 {
 	test_canonical();
@@ -279,5 +461,6 @@ int main(void)
 	test_pack_order();
 	test_pack_large();
 	test_arena();
+	test_reader();
 	return done_testing();
 }

@@ -44,7 +44,7 @@ static bool stored_has(struct state *st, const char *key)
 	struct snapshot *s = NULL;
 	bool has;
 
-	state_load_snapshot(st, "hr", &s);
+	state_load_snapshot(st, "hr", NULL, &s);
 	has = s && snapshot_find(s, key);
 	snapshot_free(s);
 	return has;

@@ -101,7 +101,7 @@ static void test_chunks(const char *dir)
 	state_commit(st);
 	ok(count_rows(db, "SELECT count(*) FROM snapshot_chunks WHERE source = 'hr'") > 1,
 	   "a snapshot of 30,000 columns is stored in several chunks");
-	ok(state_load_snapshot(st, "hr", &loaded) == 0 && same_snapshot(loaded, wide), "and loads as it was");
+	ok(state_load_snapshot(st, "hr", NULL, &loaded) == 0 && same_snapshot(loaded, wide), "and loads as it was");
 	snapshot_free(loaded);
 	snapshot_obs_hash(wide, obs);
 	ok(state_snapshot_digest(st, "hr", &digest) == 0 && digest.found && digest.has_obs_root &&
@@ -114,7 +114,7 @@ static void test_chunks(const char *dir)
 	state_commit(st);
 	is_int(count_rows(db, "SELECT count(*) FROM snapshot_chunks WHERE source = 'hr'"), 1,
 	       "a smaller one replaces all of its chunks");
-	ok(state_load_snapshot(st, "hr", &loaded) == 0 && same_snapshot(loaded, small), "and loads as it was");
+	ok(state_load_snapshot(st, "hr", NULL, &loaded) == 0 && same_snapshot(loaded, small), "and loads as it was");
 	snapshot_free(loaded);
 	state_close(st);
 
@@ -125,10 +125,10 @@ static void test_chunks(const char *dir)
 	state_open(path, &st, err, sizeof(err));
 	ok(state_snapshot_digest(st, "hr", &digest) == 0 && digest.found && !digest.has_obs_root,
 	   "a snapshot stored without an observation hash has a root but no observation hash");
-	ok(state_load_snapshot(st, "hr", &loaded) == 0 && same_snapshot(loaded, wide),
+	ok(state_load_snapshot(st, "hr", NULL, &loaded) == 0 && same_snapshot(loaded, wide),
 	   "a snapshot stored whole, as agents before the chunks did, loads");
 	snapshot_free(loaded);
-	ok(state_forget_snapshot(st, "hr") == 0 && state_load_snapshot(st, "hr", &loaded) == 0 && !loaded,
+	ok(state_forget_snapshot(st, "hr") == 0 && state_load_snapshot(st, "hr", NULL, &loaded) == 0 && !loaded,
 	   "and is forgotten");
 	state_close(st);
 	buf_free(&whole);
@@ -192,7 +192,7 @@ static void test_old_pages(const char *dir)
 		return;
 	ok(state_begin(st) == 0 && state_put_snapshot(st, snap) == 0 && state_commit(st) == 0,
 	   "old pages: a snapshot is stored");
-	ok(state_load_snapshot(st, "hr", &loaded) == 0 && loaded && same_snapshot(snap, loaded),
+	ok(state_load_snapshot(st, "hr", NULL, &loaded) == 0 && loaded && same_snapshot(snap, loaded),
 	   "old pages: and loads the same");
 	is_int(count_rows(db, "PRAGMA page_size"), 4096, "old pages: the pages stay 4 KB");
 	state_close(st);
@@ -217,14 +217,14 @@ int main(void)
 	ok(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600, "state.db is 0600");
 	inc = state_incarnation(st);
 	ok(inc != 0, "an incarnation is chosen");
-	ok(state_load_snapshot(st, "hr", &loaded) == 0 && loaded == NULL, "no snapshot before the first crawl");
+	ok(state_load_snapshot(st, "hr", NULL, &loaded) == 0 && loaded == NULL, "no snapshot before the first crawl");
 
 	ok(state_begin(st) == 0, "begin");
 	is_int(state_next_seq(st), 1, "sequence starts at 1");
 	state_outbox_add(st, &(struct state_row){ .seq = 1, .source = "hr", .data = "one", .len = 3 });
 	state_put_snapshot(st, snap);
 	state_rollback(st);
-	ok(state_load_snapshot(st, "hr", &loaded) == 0 && loaded == NULL, "rollback keeps neither snapshot…");
+	ok(state_load_snapshot(st, "hr", NULL, &loaded) == 0 && loaded == NULL, "rollback keeps neither snapshot…");
 	ok(state_outbox_depth(st, &batches, &bytes) == 0 && batches == 0, "…nor batch");
 
 	state_begin(st);
@@ -238,7 +238,7 @@ int main(void)
 	snprintf(path, sizeof(path), "%s/state", dir);
 	ok(state_open(path, &st, err, sizeof(err)) == 0, "reopen");
 	is_int(state_incarnation(st), inc, "incarnation survives a restart");
-	ok(state_load_snapshot(st, "hr", &loaded) == 0 && loaded && memcmp(loaded->root, snap->root, 32) == 0,
+	ok(state_load_snapshot(st, "hr", NULL, &loaded) == 0 && loaded && memcmp(loaded->root, snap->root, 32) == 0,
 	   "the committed snapshot is there after a restart");
 	state_outbox_each(st, 0, 10, collect, seen);
 	is_str(seen, "1:one 2:two ", "outbox in order after a restart");
@@ -253,7 +253,7 @@ int main(void)
 	ok(state_forget_snapshot(st, "hr") == 0, "forget a snapshot (resync)");
 	snapshot_free(loaded);
 	loaded = NULL;
-	ok(state_load_snapshot(st, "hr", &loaded) == 0 && loaded == NULL, "forgotten");
+	ok(state_load_snapshot(st, "hr", NULL, &loaded) == 0 && loaded == NULL, "forgotten");
 	state_close(st);
 
 	snprintf(path, sizeof(path), "%s/file", dir);
