@@ -515,23 +515,21 @@ void obj_free(struct obj *o)
 		free(o);
 }
 
-/* The size of o's allocation: the struct and its strings, which end with its name. */
-static size_t obj_size(const struct obj *o)
+struct obj *obj_move(struct obj *o, struct arena *arena, const char *parent)
 {
-	return (size_t)(o->name - (const char *)o) + strlen(o->name) + 1;
-}
-
-struct obj *obj_move(struct obj *o, struct arena *arena)
-{
-	size_t size = obj_size(o);
+	size_t klen = strlen(o->key), plen = o->parent && !parent ? strlen(o->parent) + 1 : 0;
+	size_t nlen = strlen(o->name);
 	struct obj *m;
+	char *at;
 
 	if (o->lent)
 		return o;
-	m = arena_alloc(arena, size, alignof(struct obj));
-	memcpy(m, o, size);
-	m->parent = o->parent ? m->key + (o->parent - o->key) : NULL;
-	m->name = m->key + (o->name - o->key);
+	m = arena_alloc(arena, offsetof(struct obj, key) + klen + 1 + plen + nlen + 1, alignof(struct obj));
+	memcpy(m, o, offsetof(struct obj, key));
+	at = m->key;
+	obj_put_str(&at, o->key, klen);
+	m->parent = parent ? parent : plen ? obj_put_str(&at, o->parent, plen - 1) : NULL;
+	m->name = obj_put_str(&at, o->name, nlen);
 	m->lent = true;
 	free(o);
 	return m;

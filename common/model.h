@@ -70,7 +70,8 @@ struct obj_open;
  * key, parent and name are fixed by obj_new and live in the object's own allocation, the key inline
  * at its end. A snapshot holds hundreds of thousands of objects, so every field counts: counts are
  * 32-bit, an array's capacity is implied by its count (obj_append), not stored, and snapshot_add moves
- * an object into the snapshot's arena (obj_move), where it costs its size, not a malloc chunk.
+ * an object into the snapshot's arena (obj_move), where it costs its size, not a malloc chunk, and
+ * where its parent may be the string of another object there (a column's, its table's key).
  *
  * Attributes and observations are read through obj_attr and obj_ob, which hide whether the object is
  * open (being written: arrays of struct attr with room to grow) or packed (obj_pack: four bytes an
@@ -128,8 +129,10 @@ void attr_free(struct attr *a);
 
 struct obj *obj_new(enum obj_kind kind, const char *key, const char *parent, const char *name);
 void obj_free(struct obj *o);
-/* o, moved with its strings into arena (o is freed); an object there already is returned as it is. */
-struct obj *obj_move(struct obj *o, struct arena *arena);
+/* o, moved with its strings into arena (o is freed); an object there already is returned as it is.
+ * parent, when not NULL, is a string equal to o's parent that lasts as long as the arena (the key or
+ * parent of an object in it): o then points at it rather than hold a copy. */
+struct obj *obj_move(struct obj *o, struct arena *arena, const char *parent);
 struct obj *obj_dup(const struct obj *o);
 /* Sets (replacing) an attribute; a NULL value removes it. Empty strings are stored as given. */
 void obj_set(struct obj *o, const char *name, const char *value);

@@ -71,9 +71,23 @@ void snapshot_mark_partial(struct snapshot *s, const char *key, const char *reas
  * (obj_seal) now: a crawl then peaks near the packed size of its snapshot, not at the unpacked one,
  * and hashes while the server sends the next rows. One written later is unpacked and unhashed by
  * the write and sealed again by snapshot_finish. */
+/* A string equal to o's parent that the snapshot keeps anyway: the previous object's parent (a
+ * table's columns come one after another) or key (the first of them comes after the table). A
+ * crawl of 200,000 columns then holds each table's key once, not once for every column. */
+static const char *snapshot_shared_parent(const struct snapshot *s, const struct obj *o)
+{
+	const struct obj *prev = s->nobjs ? s->objs[s->nobjs - 1] : NULL;
+
+	if (!o->parent || !prev || snapshot_borrows(s, s->nobjs - 1))
+		return NULL;
+	if (prev->parent && strcmp(prev->parent, o->parent) == 0)
+		return prev->parent;
+	return strcmp(prev->key, o->parent) == 0 ? prev->key : NULL;
+}
+
 struct obj *snapshot_add(struct snapshot *s, struct obj **o)
 {
-	struct obj *added = obj_move(*o, &s->arena);
+	struct obj *added = obj_move(*o, &s->arena, snapshot_shared_parent(s, *o));
 
 	if (s->nobjs)
 		obj_seal(s->objs[s->nobjs - 1], &s->arena);
@@ -178,7 +192,7 @@ static void snapshot_put_path_up(struct obj *o, const struct obj *parent)
 /* Replaces the borrowed object at i by a copy of its own, whose path this snapshot then writes. */
 static void snapshot_own(struct snapshot *s, size_t i)
 {
-	struct obj *c = obj_move(obj_dup(s->objs[i]), &s->arena);
+	struct obj *c = obj_move(obj_dup(s->objs[i]), &s->arena, NULL);
 
 	obj_seal(c, &s->arena);
 	s->objs[i] = c;
@@ -614,7 +628,7 @@ static int reader_push(struct snapshot_reader *r, struct obj *o, bool borrowed)
 	if (borrowed) {
 		bit_set(s->borrowed, s->nobjs);
 	} else {
-		o = obj_move(o, &s->arena);
+		o = obj_move(o, &s->arena, snapshot_shared_parent(s, o));
 		obj_seal(o, &s->arena);
 	}
 	s->objs[s->nobjs++] = o;

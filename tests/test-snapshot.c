@@ -82,6 +82,9 @@ static void test_leaf_paths(void)
 	ok(!table->path_up && column->path_up && column->path_str == table->path_str,
 	   "a column holds its table's path, not a copy of its own");
 	is_str(obj_path(table, &tmp), "hr/hrdb/public/person", "the table's path is its own");
+	ok(snapshot_find(s, "a:100:1")->parent == table->key && column->parent == table->key,
+	   "columns added after their table hold no copy of its key");
+	is_str(column->parent, "r:100", "…and read it all the same");
 	d = obj_dup(column);
 	ok(!d->path_up, "a copy holds its whole path");
 	is_str(obj_path(d, &tmp), "hr/hrdb/public/person.姓名", "…which is the column's");
