@@ -515,21 +515,24 @@ void obj_free(struct obj *o)
 		free(o);
 }
 
+/* A name that ends the key (MySQL's keys are names: "a:shop/orders/id") is read from the key. */
 struct obj *obj_move(struct obj *o, struct arena *arena, const char *parent)
 {
 	size_t klen = strlen(o->key), plen = o->parent && !parent ? strlen(o->parent) + 1 : 0;
 	size_t nlen = strlen(o->name);
+	bool name_in_key = nlen <= klen && memcmp(o->key + klen - nlen, o->name, nlen) == 0;
 	struct obj *m;
 	char *at;
 
 	if (o->lent)
 		return o;
-	m = arena_alloc(arena, offsetof(struct obj, key) + klen + 1 + plen + nlen + 1, alignof(struct obj));
+	m = arena_alloc(arena, offsetof(struct obj, key) + klen + 1 + plen + (name_in_key ? 0 : nlen + 1),
+			alignof(struct obj));
 	memcpy(m, o, offsetof(struct obj, key));
 	at = m->key;
 	obj_put_str(&at, o->key, klen);
 	m->parent = parent ? parent : plen ? obj_put_str(&at, o->parent, plen - 1) : NULL;
-	m->name = obj_put_str(&at, o->name, nlen);
+	m->name = name_in_key ? m->key + klen - nlen : obj_put_str(&at, o->name, nlen);
 	m->lent = true;
 	free(o);
 	return m;

@@ -70,8 +70,9 @@ struct obj_open;
  * key, parent and name are fixed by obj_new and live in the object's own allocation, the key inline
  * at its end. A snapshot holds hundreds of thousands of objects, so every field counts: counts are
  * 32-bit, an array's capacity is implied by its count (obj_append), not stored, and snapshot_add moves
- * an object into the snapshot's arena (obj_move), where it costs its size, not a malloc chunk, and
- * where its parent may be the string of another object there (a column's, its table's key).
+ * an object into the snapshot's arena (obj_move), where it costs its size, not a malloc chunk, where
+ * its parent may be the string of another object there (a column's, its table's key), and its name
+ * the end of its key when the key ends with it.
  *
  * Attributes and observations are read through obj_attr and obj_ob, which hide whether the object is
  * open (being written: arrays of struct attr with room to grow) or packed (obj_pack: four bytes an

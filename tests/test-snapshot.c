@@ -453,6 +453,32 @@ static void test_reader(void)
 	snapshot_free(new);
 }
 
+/* Keys made of names (MySQL's) end with the object's name, which is then not held twice. */
+static void test_name_in_key(void)
+{
+	struct snapshot *s = snapshot_new("shop");
+	struct obj *o[] = {
+		obj_new(OBJ_DATABASE, "d", NULL, "def"),
+		obj_new(OBJ_SCHEMA, "n:商店", "d", "商店"),
+		obj_new(OBJ_TABLE, "r:商店/orders", "n:商店", "orders"),
+		obj_new(OBJ_COLUMN, "a:商店/orders/编号", "r:商店/orders", "编号"),
+	};
+	const struct obj *c;
+	struct buf tmp;
+
+	buf_init(&tmp);
+	for (size_t i = 0; i < sizeof(o) / sizeof(*o); i++)
+		snapshot_add(s, &o[i]);
+	ok(snapshot_finish(s) == 0, "a snapshot keyed by names finishes");
+	c = snapshot_find(s, "a:商店/orders/编号");
+	ok(c->name == c->key + strlen(c->key) - strlen("编号"), "a name that ends the key is the key's end");
+	is_str(c->name, "编号", "…and reads as the name");
+	is_str(snapshot_find(s, "d")->name, "def", "a name the key does not end with is the object's own");
+	is_str(obj_path(c, &tmp), "shop/def/商店/orders.编号", "paths join the names as ever");
+	buf_free(&tmp);
+	snapshot_free(s);
+}
+
 int main(void)
 {
 	test_canonical();
@@ -465,5 +491,6 @@ int main(void)
 	test_pack_large();
 	test_arena();
 	test_reader();
+	test_name_in_key();
 	return done_testing();
 }
