@@ -87,7 +87,8 @@ static void test_chunks(const char *dir)
 {
 	char path[300], db[320], err[512] = "";
 	struct state *st = NULL;
-	struct snapshot *wide = wide_table(30000), *small = one_table("small"), *loaded = NULL;
+	struct snapshot *wide = wide_table(30000), *later = wide_table(30001), *small = one_table("small");
+	struct snapshot *loaded = NULL;
 	struct state_digest digest;
 	unsigned char obs[32];
 	struct buf whole;
@@ -103,6 +104,12 @@ static void test_chunks(const char *dir)
 	   "a snapshot of 30,000 columns is stored in several chunks");
 	ok(state_load_snapshot(st, "hr", NULL, &loaded) == 0 && same_snapshot(loaded, wide), "and loads as it was");
 	snapshot_free(loaded);
+	ok(state_load_snapshot(st, "hr", later, &loaded) == 0 && same_snapshot(loaded, wide),
+	   "loaded against a later crawl with one more column, it is still the stored one");
+	ok(loaded && loaded->nobjs == 30002 && snapshot_find(loaded, "a:5:17") == snapshot_find(later, "a:5:17") &&
+		   snapshot_find(loaded, "r:5") == snapshot_find(later, "r:5") && !snapshot_find(loaded, "a:5:30001"),
+	   "…sharing the later crawl's objects rather than holding copies");
+	snapshot_free(loaded);
 	snapshot_obs_hash(wide, obs);
 	ok(state_snapshot_digest(st, "hr", &digest) == 0 && digest.found && digest.has_obs_root &&
 		   memcmp(digest.root, wide->root, 32) == 0 && memcmp(digest.obs_root, obs, 32) == 0,
@@ -116,6 +123,17 @@ static void test_chunks(const char *dir)
 	       "a smaller one replaces all of its chunks");
 	ok(state_load_snapshot(st, "hr", NULL, &loaded) == 0 && same_snapshot(loaded, small), "and loads as it was");
 	snapshot_free(loaded);
+	state_close(st);
+	exec_sql(db, "UPDATE snapshot_chunks SET data = substr(data, 1, length(data) - 3) WHERE source = 'hr'", NULL, 0);
+	state_open(path, &st, err, sizeof(err));
+	loaded = small;
+	is_int(state_load_snapshot(st, "hr", NULL, &loaded), STATE_E_CORRUPT, "a truncated chunk is a corrupt snapshot");
+	ok(!loaded && strstr(state_error(st), "'hr'"), "nothing is returned, and the message names the source: %s",
+	   state_error(st));
+	loaded = small;
+	is_int(state_load_snapshot(st, "hr", small, &loaded), STATE_E_CORRUPT, "…read against a later crawl too");
+	ok(!loaded && small->nobjs == 2 && strcmp(snapshot_find(small, "r:5")->name, "small") == 0,
+	   "and the crawl it was read against is intact");
 	state_close(st);
 
 	buf_init(&whole);
@@ -133,6 +151,7 @@ static void test_chunks(const char *dir)
 	state_close(st);
 	buf_free(&whole);
 	snapshot_free(wide);
+	snapshot_free(later);
 	snapshot_free(small);
 }
 
