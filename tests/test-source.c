@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "config.h"
 #include "source.h"
 #include "state.h"
@@ -48,6 +50,22 @@ static bool stored_has(struct state *st, const char *key)
 	has = s && snapshot_find(s, key);
 	snapshot_free(s);
 	return has;
+}
+
+/* Cuts the last bytes off every stored chunk, as a damaged disk might. */
+static bool corrupt_stored(void)
+{
+	char path[320];
+	sqlite3 *db;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/state.db", dir);
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		return false;
+	sqlite3_busy_timeout(db, 5000);
+	rc = sqlite3_exec(db, "UPDATE snapshot_chunks SET data = substr(data, 1, length(data) - 3)", NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc == SQLITE_OK;
 }
 
 int main(void)
@@ -100,6 +118,12 @@ int main(void)
 	is_int(run(src, st, 0, "three of four tables gone"), 1, "a confirmed mass drop is delivered");
 	is_str(src->status.warning, "mass drop confirmed by a second crawl: 3 of 4 tables and views",
 	       "the status says it was confirmed");
+
+	/* A stored snapshot that does not decode is not diffed against: the crawl goes out whole. */
+	ok(corrupt_stored(), "the stored snapshot is damaged");
+	write_fixture(base);
+	is_int(run(src, st, 0, "changed, the stored snapshot damaged"), 1, "the crawl is delivered");
+	ok(src->status.ok && stored_has(st, "r:2") && stored_has(st, "a:1:1"), "and stored in its place, readable");
 
 	/* Failures retry sooner than the interval, with jitter; first runs are spread by the splay. */
 	src->failures = 1;
