@@ -943,9 +943,6 @@ static struct obj *my_row_of(struct my_crawl *c, const char *view, const char *s
 	return c->row_obj;
 }
 
-/* Every table has columns; one without was being rebuilt when COLUMNS was read. Views are left
- * out (a view over a dropped table has no columns for good), and so are tables the server could
- * not open (no engine): they would fail every crawl. */
 static int my_ptr_cmp(const void *a, const void *b)
 {
 	uintptr_t x = (uintptr_t)*(const void *const *)a, y = (uintptr_t)*(const void *const *)b;
@@ -953,6 +950,9 @@ static int my_ptr_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Every table has columns; one without was being rebuilt when COLUMNS was read. Views are left
+ * out (a view over a dropped table has no columns for good), and so are tables the server could
+ * not open (no engine): they would fail every crawl. */
 static void my_check_columns(struct my_crawl *c)
 {
 	qsort(c->with_columns, c->nwith_columns, sizeof(*c->with_columns), my_ptr_cmp);
