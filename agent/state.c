@@ -165,9 +165,10 @@ static int state_touch(const char *path, char *err, size_t errlen)
 
 /*
  * The pages of a state.db made from now on: 64 KB, not sqlite's 4 KB. Nearly every byte the agent
- * writes is a blob of a megabyte (a batch, a chunk of a snapshot): at 4 KB a page, storing a first
- * crawl of 10,000 tables wrote 20,000 WAL frames, two writes each, most of them starting and ending
- * inside a page of the file system, and took a third longer. A state.db made before keeps its pages.
+ * writes is a blob of hundreds of kilobytes (a batch, a chunk of a snapshot): at 4 KB a page,
+ * storing a first crawl of 10,000 tables wrote 20,000 WAL frames, two writes each, most of them
+ * starting and ending inside a page of the file system, and took a third longer. A state.db made
+ * before keeps its pages.
  */
 #define STATE_PAGE_SIZE "65536"
 

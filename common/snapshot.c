@@ -67,10 +67,6 @@ void snapshot_mark_partial(struct snapshot *s, const char *key, const char *reas
 	s->npartial++;
 }
 
-/* Drivers mostly complete an object before they add the next one, so the previous one is sealed
- * (obj_seal) now: a crawl then peaks near the packed size of its snapshot, not at the unpacked one,
- * and hashes while the server sends the next rows. One written later is unpacked and unhashed by
- * the write and sealed again by snapshot_finish. */
 /* A string equal to o's parent that the snapshot keeps anyway: the previous object's parent (a
  * table's columns come one after another) or key (the first of them comes after the table). A
  * crawl of 200,000 columns then holds each table's key once, not once for every column. */
@@ -85,6 +81,10 @@ static const char *snapshot_shared_parent(const struct snapshot *s, const struct
 	return strcmp(prev->key, o->parent) == 0 ? prev->key : NULL;
 }
 
+/* Drivers mostly complete an object before they add the next one, so the previous one is sealed
+ * (obj_seal) now: a crawl then peaks near the packed size of its snapshot, not at the unpacked one,
+ * and hashes while the server sends the next rows. One written later is unpacked and unhashed by
+ * the write and sealed again by snapshot_finish. */
 struct obj *snapshot_add(struct snapshot *s, struct obj **o)
 {
 	struct obj *added = obj_move(*o, &s->arena, snapshot_shared_parent(s, *o));
@@ -264,9 +264,9 @@ static int snapshot_set_path(struct snapshot *s, size_t i, unsigned depth, struc
 		sep = model_kind(o->kind)->path_sep;
 	}
 	bit_set(w->done, i);
-	if (snapshot_borrows(s, i) && snapshot_path_holds(o, up_path, sep))
-		return 0;
 	if (snapshot_borrows(s, i)) {
+		if (snapshot_path_holds(o, up_path, sep))
+			return 0;
 		snapshot_own(s, i);
 		o = s->objs[i];
 	}
@@ -372,9 +372,9 @@ int snapshot_finish(struct snapshot *s)
 /* A column is named by its name; anything else by its path inside the source, without the source. */
 static const char *snapshot_ref_name(const struct obj *o, struct buf *tmp)
 {
-	const char *path = obj_path(o, tmp), *p;
+	const char *path = o->kind == OBJ_COLUMN ? NULL : obj_path(o, tmp), *p;
 
-	if (o->kind == OBJ_COLUMN || !path)
+	if (!path)
 		return o->name;
 	p = strchr(path, '/');
 	return p ? p + 1 : path;
