@@ -755,6 +755,47 @@ static void check_privileges(PGconn *conn)
 	db_exec(conn, "DROP ROLE prospector_test_noconn");
 }
 
+/*
+ * The columns are read on a second connection that imports the first one's snapshot. A role that may
+ * hold one connection at a time crawls on one, and one connection or two, the snapshot is the same;
+ * so it is when the conninfo has startup options of its own, which the second connection keeps.
+ */
+static void check_connections(PGconn *conn)
+{
+	char err[DRIVER_ERRLEN], *grant = xasprintf("GRANT CONNECT ON DATABASE %s TO prospector_test_one", dbname);
+	char *revoke = xasprintf("REVOKE ALL ON DATABASE %s FROM prospector_test_one", dbname);
+	char *ci = conninfo_for("user=prospector_test_one");
+	char *ci_opts = conninfo_for("user=prospector_test_one options='-c geqo=off -c work_mem=8MB'");
+	struct snapshot *two = NULL, *one = NULL, *opts = NULL;
+	int r;
+
+	db_exec(conn, "DROP ROLE IF EXISTS prospector_test_one");
+	db_exec(conn, "CREATE ROLE prospector_test_one LOGIN");
+	db_exec(conn, grant);
+	r = crawl(ci, 5, &two, err);
+	is_int(r, 0, "a role without a connection limit crawls: %s", err);
+	r = crawl(ci_opts, 5, &opts, err);
+	is_int(r, 0, "a conninfo with options of its own crawls: %s", err);
+	db_exec(conn, "ALTER ROLE prospector_test_one CONNECTION LIMIT 1");
+	r = crawl(ci, 5, &one, err);
+	is_int(r, 0, "a role limited to one connection crawls on one: %s", err);
+	if (ok(one && two && opts, "three snapshots to compare")) {
+		ok(two->nobjs > 20, "the crawl found the fixture (%zu objects)", two->nobjs);
+		is_int(one->nobjs, two->nobjs, "one connection or two: as many objects");
+		ok(memcmp(one->root, two->root, sizeof(one->root)) == 0, "one connection or two: the same root hash");
+		ok(memcmp(opts->root, two->root, sizeof(opts->root)) == 0, "the conninfo's options: the same root hash");
+	}
+	snapshot_free(one);
+	snapshot_free(two);
+	snapshot_free(opts);
+	db_exec(conn, revoke);
+	db_exec(conn, "DROP ROLE prospector_test_one");
+	free(grant);
+	free(revoke);
+	free(ci);
+	free(ci_opts);
+}
+
 /* A table locked by someone else: the crawl gives up after its timeout, it does not hang. */
 static void check_lock_timeout(const char *ci)
 {
@@ -879,6 +920,7 @@ static void run(PGconn *admin)
 	check_wrong_password(conn);
 	check_unreachable();
 	check_privileges(conn);
+	check_connections(conn);
 	check_lock_timeout(ci);
 	check_rename(conn, s);
 	check_sql_ascii(admin);

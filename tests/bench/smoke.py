@@ -112,6 +112,9 @@ def main():
         counts[n] = len(stmts)
         for s in stmts:
             tap.diag(f"  {s[:100]}")
+        # agent/driver_pg.c reads the columns on a second connection, on the first one's snapshot.
+        tap.ok(any(s.startswith("SET TRANSACTION SNAPSHOT '") for s in stmts),
+               f"{db}: a second connection imports the crawl's snapshot")
     tap.eq(counts[SIZES[0]], counts[SIZES[1]],
            f"statements per crawl do not grow with the tables ({SIZES[0]} vs {SIZES[1]})")
     tap.ok(0 < counts[SIZES[1]] <= BUDGET, f"statements per crawl within budget: {counts[SIZES[1]]} <= {BUDGET}")
