@@ -732,9 +732,10 @@ static int pg_row_settings(struct pg_crawl *c, const PGresult *res)
 }
 
 /*
- * The crawl, in phases. The transaction is set up and its snapshot exported before the second
- * connection opens to import it; comments come next, alone, because every object takes its own as it
- * is made; then everything else, the side steps on the second connection when there is one.
+ * The crawl, in phases. The transaction is set up and its snapshot exported; comments come next,
+ * alone, because every object takes its own as it is made; then everything else, the side steps on
+ * the second connection when there is one. That connection opens just before, so that its
+ * transaction is never idle while the first reads comments (idle_in_transaction_session_timeout).
  */
 enum pg_phase { PG_SETUP, PG_COMMENTS, PG_OBJECTS, PG_PHASES };
 
@@ -1232,7 +1233,7 @@ static int pg_crawl(void *handle, struct snapshot *snap, char *err)
 	r = pg_connect(pg, &c);
 	c.params[0] = pg_client_encoding(c.conn);
 	for (enum pg_phase phase = PG_SETUP; r == 0 && phase < PG_PHASES; phase++) {
-		if (phase == PG_COMMENTS)
+		if (phase == PG_OBJECTS)
 			pg_side_open(pg, &c);
 		r = pg_phase_run(&c, phase);
 	}
