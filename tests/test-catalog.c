@@ -34,9 +34,10 @@ struct variant {
 	const char *dept_comment; /* r:20 */
 	const char *events_rows;  /* obs of r:60 */
 	bool moved;               /* r:70 in schema n:2 */
+	bool reclassified;        /* r:70 a view over r:10, as when a table is replaced by a view */
 };
 
-static const struct variant base = { "employees", "dept_id", NULL, true, NULL, "5", false };
+static const struct variant base = { "employees", "dept_id", NULL, true, NULL, "5", false, false };
 
 static struct obj *add(struct snapshot *s, enum obj_kind kind, const char *key, const char *parent,
 		       const char *name)
@@ -94,7 +95,8 @@ static struct snapshot *build(const struct variant *v)
 	obj_set(o, "partition_bound", "FOR VALUES FROM (2024) TO (2025)");
 	if (v->moved)
 		add(s, OBJ_SCHEMA, "n:2", "d:1", "archive");
-	add(s, OBJ_TABLE, "r:70", v->moved ? "n:2" : "n:1", "employees2");
+	o = add(s, v->reclassified ? OBJ_VIEW : OBJ_TABLE, "r:70", v->moved ? "n:2" : "n:1", "employees2");
+	obj_set(o, "depends_on", v->reclassified ? "r:10" : NULL);
 	add_column(s, "a:70:1", "r:70", "x", "integer", true);
 	if (snapshot_finish(s) != 0) {
 		fprintf(stderr, "snapshot: %s\n", s->error);
@@ -339,6 +341,22 @@ static void test_deltas(struct catalog *c, struct snapshot **cur)
 	is_str(q_str("SELECT parent || ' ' || path FROM objects WHERE key = 'r:70'"), "n:1 hr/hrdb/public/employees2",
 	       "its parent and path again");
 	v.moved = false;
+
+	/* A kind that changes takes the ALTER's longer way: the row's kind, its place and its edges. */
+	v.moved = v.reclassified = true;
+	next = build(&v);
+	is_int(apply_diff(c, *cur, next, 22), 0, "delta: a table becomes a view in another schema");
+	is_str(q_str("SELECT kind || ' ' || parent || ' ' || path FROM objects WHERE key = 'r:70'"),
+	       "view n:2 hr/hrdb/archive/employees2", "its kind, parent and path");
+	is_str(path_of("a:70:1"), "hr/hrdb/archive/employees2.x", "its column's path follows");
+	is_str(q_str("SELECT group_concat(kind || ' ' || to_key) FROM edges WHERE via = 'r:70'"), "view_dep r:10",
+	       "its edge is there");
+	is_int(apply_diff(c, next, *cur, 23), 0, "delta: and back to a table");
+	snapshot_free(next);
+	is_str(q_str("SELECT kind || ' ' || parent || ' ' || path FROM objects WHERE key = 'r:70'"),
+	       "table n:1 hr/hrdb/public/employees2", "its kind, parent and path again");
+	is_int(q_int("SELECT count(*) FROM edges WHERE via = 'r:70'"), 0, "its edge is gone");
+	v.moved = v.reclassified = false;
 
 	v.email_type = NULL;
 	v.view = false;
