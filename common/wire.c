@@ -21,11 +21,17 @@ _Static_assert((int)SEV_BREAKING == (int)PROSPECTOR__SEVERITY__SEV_BREAKING, "Se
 #define WIRE_MAX_SOURCES 65536   /* sources in a HELLO, probes in a HEARTBEAT */
 #define WIRE_HASH_LEN 32
 
-/* Where in the message a check is, as "batch.changes[3].object.attrs[1]", for the error text. */
+/* Where in the message a check is: a chain of names up to the body, spelled out as
+ * "batch.changes[3].object.attrs[1]" only for an error. Spelling it at every level cost a
+ * tenth of the collector's CPU for a batch that checks out, as nearly all do. */
 struct wire_ctx {
 	struct wire_msg *msg;
-	char where[160];
+	const struct wire_ctx *up; /* NULL: the body */
+	const char *name;
+	size_t i;                  /* the element's index, or WIRE_NO_INDEX */
 };
+
+#define WIRE_NO_INDEX ((size_t)-1)
 
 /* snprintf that truncates quietly: error texts are best effort. */
 static void wire_strf(char *dst, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -38,31 +44,41 @@ static void wire_strf(char *dst, size_t n, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Spells x into dst (n > 0 bytes), outermost name first; the length it would have taken. */
+static size_t wire_where(const struct wire_ctx *x, char *dst, size_t n)
+{
+	size_t len = x->up ? wire_where(x->up, dst, n) : 0;
+	const char *dot = len ? "." : "";
+	int w;
+
+	if (len >= n)
+		return len;
+	if (x->i == WIRE_NO_INDEX)
+		w = snprintf(dst + len, n - len, "%s%s", dot, x->name);
+	else
+		w = snprintf(dst + len, n - len, "%s%s[%zu]", dot, x->name, x->i);
+	return w < 0 ? len : len + (size_t)w;
+}
+
 static int wire_fail(struct wire_ctx *x, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static int wire_fail(struct wire_ctx *x, const char *field, const char *fmt, ...)
 {
-	char what[128];
+	char where[160], what[128];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	wire_strf(x->msg->error, sizeof(x->msg->error), "%s%s%s: %s", x->where, *x->where ? "." : "", field,
-		 what);
+	wire_where(x, where, sizeof(where));
+	wire_strf(x->msg->error, sizeof(x->msg->error), "%s.%s: %s", where, field, what);
 	return WIRE_E_INVALID;
 }
 
-/* A nested context: parent.where + "." + name, with "[i]" when i is not (size_t)-1. */
+/* A nested context: x's name + "." + name, with "[i]" when i is not WIRE_NO_INDEX. */
 static void wire_ctx_sub(struct wire_ctx *sub, const struct wire_ctx *x, const char *name, size_t i)
 {
-	const char *dot = *x->where ? "." : "";
-
-	sub->msg = x->msg;
-	if (i == (size_t)-1)
-		wire_strf(sub->where, sizeof(sub->where), "%s%s%s", x->where, dot, name);
-	else
-		wire_strf(sub->where, sizeof(sub->where), "%s%s%s[%zu]", x->where, dot, name, i);
+	*sub = (struct wire_ctx){ .msg = x->msg, .up = x, .name = name, .i = i };
 }
 
 static int check_str(struct wire_ctx *x, const char *field, const char *s, bool required)
@@ -177,7 +193,7 @@ static int check_change_object(struct wire_ctx *x, const Prospector__Change *c)
 		return c->object ? wire_fail(x, "object", "present on a DROP") : 0;
 	if (!c->object)
 		return wire_fail(x, "object", "missing on an ADD or ALTER");
-	wire_ctx_sub(&sub, x, "object", (size_t)-1);
+	wire_ctx_sub(&sub, x, "object", WIRE_NO_INDEX);
 	r = check_object(&sub, c->object);
 	if (r == 0 && (strcmp(c->object->key, c->key) != 0 || c->object->kind != c->kind))
 		return wire_fail(x, "object", "key or kind differs from the change's");
@@ -293,7 +309,7 @@ static int check_batch(struct wire_ctx *x, const Prospector__Envelope *env)
 	CHECK_LIST(x, "objects", b->objects, b->n_objects, check_object);
 	CHECK_LIST(x, "obs", b->obs, b->n_obs, check_obs_update);
 	if (r == 0 && b->info) {
-		wire_ctx_sub(&sub, x, "info", (size_t)-1);
+		wire_ctx_sub(&sub, x, "info", WIRE_NO_INDEX);
 		r = check_source_info(&sub, b->info);
 	}
 	return r;
@@ -381,7 +397,7 @@ static int wire_validate(struct wire_msg *msg)
 {
 	const Prospector__Envelope *env = msg->env;
 	unsigned body = (unsigned)env->body_case;
-	struct wire_ctx x = { .msg = msg };
+	struct wire_ctx x = { .msg = msg, .i = WIRE_NO_INDEX };
 
 	if (env->protocol < WIRE_PROTOCOL_MIN) {
 		snprintf(msg->error, sizeof(msg->error), "protocol version %u is older than the oldest this side speaks (%d)",
@@ -392,7 +408,7 @@ static int wire_validate(struct wire_msg *msg)
 		snprintf(msg->error, sizeof(msg->error), "envelope has no body");
 		return WIRE_E_INVALID;
 	}
-	snprintf(x.where, sizeof(x.where), "%s", bodies[body].name);
+	x.name = bodies[body].name;
 	return bodies[body].check(&x, env);
 }
 

@@ -462,6 +462,18 @@ static void test_batch(void)
 	free(objs[0]->name);
 	objs[0]->name = xstrdup("\xff\xfe");
 	is_int(round_trip(&env, &msg), WIRE_E_INVALID, "batch: an object name that is not UTF-8 is refused");
+	free(objs[0]->name);
+	objs[0]->name = xstrdup("email");
+	{
+		Prospector__Attr *a = objs[0]->attrs[objs[0]->n_attrs - 1];
+		char *value = a->value, want[128];
+
+		a->value = "\xe5\x91";
+		is_int(round_trip(&env, &msg), WIRE_E_INVALID, "batch: an attribute value cut mid-character is refused");
+		snprintf(want, sizeof(want), "batch.objects[0].attrs[%zu].value: not valid UTF-8", objs[0]->n_attrs - 1);
+		is_str(msg.error, want, "the message names the attribute");
+		a->value = value;
+	}
 
 	/* garbage and truncation */
 	buf_init(&enc);
