@@ -19,6 +19,8 @@
  *                      --cli), wall time of the whole process, median over --queries tables after one
  *                      warm-up; history_query_sql_ms: its statement alone, timed in process (copied
  *                      from collector/cli_history.c and cli_util.c: no catalog function runs it).
+ * initial_cpu_s and change_cpu_s are the CPU time of the thread ingest runs on over the same spans
+ * (the checkpointer's thread apart): what is not CPU is waiting, for fsync mostly.
  * The history is filled by ingest only ("history_filled_by":"ingest"). Every reply must be the ACK
  * of its batch; the catalog must hold the crawl's objects and one history row per object plus one
  * per change row sent; each queried table must show its own rows. Anything else exits 1. The catalog
