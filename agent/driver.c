@@ -1,60 +1,132 @@
 /*
- * The driver registry: which backends this agent was built with, looked up by the name a source's
- * "driver" key gives. This is the only file that knows which HAVE_DRIVER_* were compiled in; the
- * backends themselves live in driver_<name>.c and export one struct driver_ops each.
+ * The driver registry: which backends this agent has, looked up by the name a source's "driver" key
+ * gives. The fixture is built in. Each database driver is a module, prospector-driver-<name>.so,
+ * loaded the first time a source names it, so that an agent loads only the client libraries its
+ * sources use: libpq brings 2.9 MB of libraries (gnutls, ldap, nettle …) into the memory of an
+ * agent whose sources are all MariaDB. A module exports one struct driver_ops, driver_<name>, and
+ * calls the agent's own functions, which the executable exports to it. This is the only file that
+ * knows which HAVE_DRIVER_* were built.
  */
 #include "driver.h"
 
+#include <dlfcn.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "redact.h"
 
-#ifdef HAVE_DRIVER_PG
-extern const struct driver_ops driver_pg;
-#endif
-#ifdef HAVE_DRIVER_MYSQL
-extern const struct driver_ops driver_mysql;
-#endif
-#ifdef HAVE_DRIVER_ODBC
-extern const struct driver_ops driver_odbc;
-#endif
 extern const struct driver_ops driver_fixture;
 
-static const struct driver_ops *const drivers[] = {
+/* The modules this build made, and what loading each gave (once: a module stays loaded). */
+static struct module {
+	const char *name;
+	bool tried;
+	const struct driver_ops *ops;
+	char error[320]; /* why ops is NULL */
+} modules[] = {
 #ifdef HAVE_DRIVER_PG
-	&driver_pg,
+	{ .name = "pg" },
 #endif
 #ifdef HAVE_DRIVER_MYSQL
-	&driver_mysql,
+	{ .name = "mysql" },
 #endif
 #ifdef HAVE_DRIVER_ODBC
-	&driver_odbc,
+	{ .name = "odbc" },
 #endif
-	&driver_fixture,
-	NULL,
+	{ .name = NULL },
 };
 
-const struct driver_ops *driver_lookup(const char *name)
+/* The directory of the running executable, "" when it cannot be read. */
+static void exe_dir(char *dir, size_t len)
 {
-	for (size_t i = 0; name && drivers[i]; i++)
-		if (strcmp(drivers[i]->name, name) == 0)
-			return drivers[i];
+	ssize_t n = readlink("/proc/self/exe", dir, len - 1);
+	char *slash;
+
+	dir[n > 0 ? n : 0] = '\0';
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	else
+		dir[0] = '\0';
+}
+
+/*
+ * Where a module is looked for, in order: $PROSPECTOR_DRIVER_DIR (set by whoever sets the agent's
+ * environment, who could as well set LD_PRELOAD); the executable's own directory, where a build
+ * tree has both; the directory meson installs them to.
+ */
+static void module_load(struct module *m)
+{
+	char here[PATH_MAX], path[PATH_MAX + 64], sym[64];
+	const char *dirs[] = { getenv("PROSPECTOR_DRIVER_DIR"), here, PROSPECTOR_DRIVER_DIR };
+	void *h;
+
+	m->tried = true;
+	exe_dir(here, sizeof(here));
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		if (!dirs[i] || !*dirs[i])
+			continue;
+		snprintf(path, sizeof(path), "%s/prospector-driver-%s.so", dirs[i], m->name);
+		if (access(path, F_OK) != 0)
+			continue;
+		h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+		if (!h) {
+			snprintf(m->error, sizeof(m->error), "%s", dlerror());
+			return;
+		}
+		snprintf(sym, sizeof(sym), "driver_%s", m->name);
+		m->ops = dlsym(h, sym);
+		if (!m->ops)
+			snprintf(m->error, sizeof(m->error), "%.200s: no symbol %s", path, sym);
+		return;
+	}
+	snprintf(m->error, sizeof(m->error), "prospector-driver-%s.so is not installed (looked in %s%.100s%s%.100s)",
+		 m->name, dirs[0] && *dirs[0] ? "$PROSPECTOR_DRIVER_DIR, " : "", here, *here ? ", " : "",
+		 PROSPECTOR_DRIVER_DIR);
+}
+
+static struct module *module_find(const char *name)
+{
+	for (struct module *m = modules; name && m->name; m++)
+		if (strcmp(m->name, name) == 0)
+			return m;
 	return NULL;
 }
 
-/* Built once; the table is fixed at compile time, so is the list. */
+const struct driver_ops *driver_lookup(const char *name)
+{
+	struct module *m;
+
+	if (name && strcmp(name, driver_fixture.name) == 0)
+		return &driver_fixture;
+	m = module_find(name);
+	if (m && !m->tried)
+		module_load(m);
+	return m ? m->ops : NULL;
+}
+
+const char *driver_error(const char *name)
+{
+	const struct module *m = module_find(name);
+
+	return m && m->tried && !m->ops ? m->error : NULL;
+}
+
+/* Built once; the list is fixed at compile time. */
 const char *driver_names(void)
 {
 	static char names[128];
 
 	if (names[0])
 		return names;
-	for (size_t i = 0; drivers[i]; i++) {
-		if (i)
-			strncat(names, ",", sizeof(names) - strlen(names) - 1);
-		strncat(names, drivers[i]->name, sizeof(names) - strlen(names) - 1);
+	for (const struct module *m = modules; m->name; m++) {
+		strncat(names, m->name, sizeof(names) - strlen(names) - 1);
+		strncat(names, ",", sizeof(names) - strlen(names) - 1);
 	}
+	strncat(names, driver_fixture.name, sizeof(names) - strlen(names) - 1);
 	return names;
 }
 

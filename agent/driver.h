@@ -48,11 +48,16 @@ struct driver_ops {
 	bool (*quiet)(void *handle);
 };
 
+/* The driver of that name; a database driver's module is loaded the first time (driver.c). NULL
+ * when this build has no such driver or its module cannot be loaded (driver_error says why). */
 const struct driver_ops *driver_lookup(const char *name);
 /* Every driver's error message goes through here: formatted into err (DRIVER_ERRLEN bytes), then
  * scrubbed of key=value secrets, of every registered password and of password (NULL: none), so that
  * no driver can forget to. Returns code. */
 int driver_vfail(char *err, const char *password, int code, const char *fmt, va_list ap)
 	__attribute__((format(printf, 4, 0)));
-/* Comma-separated names of the drivers compiled in, for --help and config errors. */
+/* Comma-separated names of the drivers this build has, for --help and config errors. */
 const char *driver_names(void);
+/* Why driver_lookup(name) returned NULL for a driver this build has (its module could not be
+ * loaded: not installed, or a library it needs is missing); NULL for a name it does not have. */
+const char *driver_error(const char *name);
