@@ -5,6 +5,7 @@
 #include <stdalign.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -335,9 +336,14 @@ static size_t attrs_room(size_t n)
 	return room;
 }
 
-/* Appends made to *a, of *n elements (a count past 32 bits would take over 64 GB of attributes). */
-static void attrs_append(struct attr **a, uint32_t *n, struct attr made)
+/* Appends made to *a, of *n elements. Past OBJ_MAX_ATTRS the count would wrap: decoders refuse
+ * such an object before it gets here, and a driver that made one is broken, so it stops here. */
+static void attrs_append(struct attr **a, uint16_t *n, struct attr made)
 {
+	if (*n == OBJ_MAX_ATTRS) {
+		fprintf(stderr, "prospector: an object with more than %d attributes ('%s')\n", OBJ_MAX_ATTRS, made.name);
+		abort();
+	}
 	if (attrs_room(*n) == *n)
 		*a = xreallocarray(*a, attrs_room((size_t)*n + 1), sizeof(**a));
 	(*a)[(*n)++] = made;
@@ -591,7 +597,7 @@ struct obj *obj_dup(const struct obj *o)
 	return d;
 }
 
-static void attrs_set(struct attr **a, uint32_t *n, const char *name, const char *value)
+static void attrs_set(struct attr **a, uint16_t *n, const char *name, const char *value)
 {
 	for (size_t i = 0; i < *n; i++) {
 		if (strcmp((*a)[i].name, name) != 0)

@@ -469,7 +469,7 @@ static int attrs_decode(struct cursor *c, struct obj *o, bool obs)
 	void (*append)(struct obj *, struct attr) = obs ? obj_append_obs : obj_append;
 	uint64_t n;
 
-	if (cursor_varint(c, &n) < 0 || n > (uint64_t)(c->end - c->p))
+	if (cursor_varint(c, &n) < 0 || n > (uint64_t)(c->end - c->p) || n > OBJ_MAX_ATTRS)
 		return -EBADMSG;
 	for (uint64_t i = 0; i < n; i++) {
 		const char *name = NULL, *value = NULL;

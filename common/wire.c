@@ -17,7 +17,8 @@ _Static_assert((int)SEV_BREAKING == (int)PROSPECTOR__SEVERITY__SEV_BREAKING, "Se
 /* Bounds on what one message may carry. A batch is at most a few MiB (WELCOME.max_batch_bytes), so
  * these only stop a hostile or broken peer from making us allocate or loop without limit. */
 #define WIRE_MAX_ITEMS 1000000   /* changes, objects or obs updates in one batch */
-#define WIRE_MAX_ATTRS 65536     /* attributes or rows of one object or change */
+#define WIRE_MAX_ATTRS OBJ_MAX_ATTRS /* attributes or observations of one object */
+#define WIRE_MAX_ROWS 65536      /* rows of one change */
 #define WIRE_MAX_SOURCES 65536   /* sources in a HELLO, probes in a HEARTBEAT */
 #define WIRE_HASH_LEN 32
 
@@ -218,7 +219,7 @@ static int check_change(struct wire_ctx *x, const Prospector__Change *c)
 	if (r == 0)
 		r = check_change_object(x, c);
 	if (r == 0)
-		r = check_count(x, "rows", c->n_rows, WIRE_MAX_ATTRS);
+		r = check_count(x, "rows", c->n_rows, WIRE_MAX_ROWS);
 	for (size_t i = 0; r == 0 && i < c->n_rows; i++) {
 		wire_ctx_sub(&sub, x, "rows", i);
 		r = check_row(&sub, c->rows[i]);
@@ -590,7 +591,8 @@ int wire_obj_from_object(const Prospector__Object *po, struct obj **ret_o)
 	struct obj *o;
 	bool ok;
 
-	if ((unsigned)po->kind >= OBJ_KIND_COUNT || !po->key || !po->name || po->hash.len != sizeof(o->hash))
+	if ((unsigned)po->kind >= OBJ_KIND_COUNT || !po->key || !po->name || po->hash.len != sizeof(o->hash) ||
+	    po->n_attrs > OBJ_MAX_ATTRS || po->n_obs > OBJ_MAX_ATTRS)
 		return WIRE_E_INVALID;
 	o = obj_new((enum obj_kind)po->kind, po->key, po->parent, po->name);
 	obj_set_path(o, xstrdup(po->path ? po->path : ""));

@@ -305,7 +305,7 @@ static void test_object_view(void)
  */
 static void test_object_many_attrs(void)
 {
-	enum { N = 65536 };
+	enum { N = OBJ_MAX_ATTRS };
 	struct obj *o = obj_new(OBJ_TABLE, "r:1", "n:1", "wide");
 	Prospector__Object *po;
 	Prospector__Attr *first;
@@ -345,6 +345,15 @@ static void test_object_many_attrs(void)
 	free(po->obs[1]->name);
 	po->obs[1]->name = xstrdup(po->obs[0]->name);
 	is_int(wire_obj_from_object(po, &back), WIRE_E_INVALID, "object: a repeated observation name is refused");
+	ok(back == NULL, "object: nothing returned when refused");
+	/* One more than an object can count: refused, not wrapped around. */
+	po->attrs = xreallocarray(po->attrs, N + 1, sizeof(*po->attrs));
+	po->attrs[N] = xmalloc(sizeof(*po->attrs[N]));
+	prospector__attr__init(po->attrs[N]);
+	po->attrs[N]->name = xstrdup("b00000");
+	po->attrs[N]->value = xstrdup("");
+	po->n_attrs = N + 1;
+	is_int(wire_obj_from_object(po, &back), WIRE_E_INVALID, "object: %d attributes are refused", N + 1);
 	ok(back == NULL, "object: nothing returned when refused");
 	wire_object_free(po);
 	obj_free(o);
