@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "redact.h"
 
 extern const struct driver_ops driver_fixture;
@@ -25,7 +26,7 @@ static struct module {
 	const char *name;
 	bool tried;
 	const struct driver_ops *ops;
-	char error[320]; /* why ops is NULL */
+	char error[512]; /* why ops is NULL */
 } modules[] = {
 #ifdef HAVE_DRIVER_PG
 	{ .name = "pg" },
@@ -53,6 +54,27 @@ static void exe_dir(char *dir, size_t len)
 		dir[0] = '\0';
 }
 
+/* Whether the module h was built with this agent (agent/driver_abi.c); says why not in m->error. */
+static bool module_abi_ok(struct module *m, void *h, const char *path)
+{
+	static const struct driver_abi ours = DRIVER_ABI_INIT;
+	const struct driver_abi *abi = dlsym(h, "prospector_driver_abi");
+
+	if (abi && strcmp(abi->version, ours.version) == 0 && abi->ops == ours.ops && abi->obj == ours.obj &&
+	    abi->snapshot == ours.snapshot && abi->source_conf == ours.source_conf)
+		return true;
+	if (abi)
+		snprintf(m->error, sizeof(m->error),
+			 "%.120s does not match this agent: built for prospector %.32s (sizes %zu/%zu/%zu/%zu), the "
+			 "agent is %s (%zu/%zu/%zu/%zu)", path, abi->version, abi->ops, abi->obj, abi->snapshot,
+			 abi->source_conf, ours.version, ours.ops, ours.obj, ours.snapshot, ours.source_conf);
+	else
+		snprintf(m->error, sizeof(m->error), "%.200s is not a prospector driver module of this agent's build",
+			 path);
+	dlclose(h);
+	return false;
+}
+
 /*
  * Where a module is looked for, in order: $PROSPECTOR_DRIVER_DIR (set by whoever sets the agent's
  * environment, who could as well set LD_PRELOAD); the executable's own directory, where a build
@@ -77,14 +99,16 @@ static void module_load(struct module *m)
 			snprintf(m->error, sizeof(m->error), "%s", dlerror());
 			return;
 		}
+		if (!module_abi_ok(m, h, path))
+			return;
 		snprintf(sym, sizeof(sym), "driver_%s", m->name);
 		m->ops = dlsym(h, sym);
 		if (!m->ops)
 			snprintf(m->error, sizeof(m->error), "%.200s: no symbol %s", path, sym);
 		return;
 	}
-	snprintf(m->error, sizeof(m->error), "prospector-driver-%s.so is not installed (looked in %s%.100s%s%.100s)",
-		 m->name, dirs[0] && *dirs[0] ? "$PROSPECTOR_DRIVER_DIR, " : "", here, *here ? ", " : "",
+	snprintf(m->error, sizeof(m->error), "prospector-driver-%s.so is not installed (looked in %.100s%s%.100s%s%.100s)",
+		 m->name, dirs[0] ? dirs[0] : "", dirs[0] && *dirs[0] ? ", " : "", here, *here ? ", " : "",
 		 PROSPECTOR_DRIVER_DIR);
 }
 

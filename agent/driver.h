@@ -1,7 +1,8 @@
 /*
  * The driver registry. A driver reads one database's catalog into a snapshot; it knows nothing of
- * scheduling, state or delivery. drivers[] in driver.c is the only place with HAVE_DRIVER_* tests;
- * each backend lives in its own driver_<name>.c and exports exactly one struct driver_ops.
+ * scheduling, state or delivery. modules[] in driver.c is the only place with HAVE_DRIVER_* tests;
+ * each backend lives in its own driver_<name>.c, built as a module, and exports exactly one struct
+ * driver_ops, driver_<name>.
  *
  * Drivers never log. On failure they return a DRIVER_E_* code (or a negative errno) and leave a
  * one-line message, free of credentials, in err; the source loop decides how to report it.
@@ -47,6 +48,16 @@ struct driver_ops {
 	 * move while it was read, which makes repeating it (settle) unnecessary. */
 	bool (*quiet)(void *handle);
 };
+
+/* What a driver module and the agent loading it must agree on (agent/driver_abi.c). */
+struct driver_abi {
+	char version[32];
+	size_t ops, obj, snapshot, source_conf;
+};
+
+#define DRIVER_ABI_INIT                                                                            \
+	{ PROSPECTOR_VERSION, sizeof(struct driver_ops), sizeof(struct obj), sizeof(struct snapshot), \
+	  sizeof(struct source_conf) }
 
 /* The driver of that name; a database driver's module is loaded the first time (driver.c). NULL
  * when this build has no such driver or its module cannot be loaded (driver_error says why). */

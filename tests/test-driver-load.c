@@ -1,7 +1,8 @@
 /* Drivers as modules (agent/driver.c): loaded when a source names one, and a module that cannot be
  * loaded is a configuration error that says which file and why, not a crash at the first crawl.
  * meson points PROSPECTOR_DRIVER_DIR at the build's modules; this test points it at a directory
- * of its own first, where the PostgreSQL module is a file that is not a library. */
+ * of its own first, where the PostgreSQL module is a file that is not a library, and then at
+ * STALE_DRIVER_DIR, where the ODBC module is one of another build (tests/stale). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,13 @@ int main(void)
 	ok(driver_lookup("mysql") != NULL && strcmp(driver_lookup("mysql")->name, "mysql") == 0,
 	   "a module found where the environment points: %s", driver_error("mysql") ? driver_error("mysql") : "loaded");
 	ok(driver_lookup("pg") == NULL, "a module that failed stays failed in this process (it is tried once)");
+
+	/* A module of another build: refused before anything of it runs. */
+	if (getenv("STALE_DRIVER_DIR"))
+		setenv("PROSPECTOR_DRIVER_DIR", getenv("STALE_DRIVER_DIR"), 1);
+	ok(driver_lookup("odbc") == NULL, "a module of another build is not used");
+	ok(driver_error("odbc") && strstr(driver_error("odbc"), "does not match this agent: built for prospector 0.0.0"),
+	   "why: %s", driver_error("odbc") ? driver_error("odbc") : "(null)");
 
 	unlink(module);
 	unlink(conf);
