@@ -1085,12 +1085,12 @@ static int cat_obj_placement(struct catalog *c, const char *source, const char *
 	return 0;
 }
 
+/* The statements that store an object bind its JSON as obj_json(c, o) left it (cat_obj_store). */
 static int cat_obj_upsert(struct catalog *c, const char *source, uint64_t observed, const struct obj *o,
 			  const char *path)
 {
 	sqlite3_stmt *st = c->st[ST_OBJ_UPSERT];
 
-	obj_json(c, o);
 	bind_str(st, 1, source);
 	bind_str(st, 2, o->key);
 	bind_str(st, 3, model_kind(o->kind)->name);
@@ -1122,7 +1122,6 @@ static int cat_obj_move_descendants(struct catalog *c, const char *source, const
 static void cat_obj_bind_alter(struct catalog *c, sqlite3_stmt *st, const char *source, uint64_t observed,
 			       const struct obj *o)
 {
-	obj_json(c, o);
 	bind_str(st, 1, source);
 	bind_str(st, 2, o->key);
 	bind_str(st, 3, model_kind(o->kind)->name);
@@ -1175,13 +1174,16 @@ static int cat_obj_update(struct catalog *c, const char *source, uint64_t observ
 }
 
 /* The object's row: an ALTER updates it where it is stored, anything else (and an ALTER of a row
- * that is not there) inserts or replaces it. *ret_kept: an ALTER done in place, which kept the kind. */
+ * that is not there) inserts or replaces it. *ret_kept: an ALTER done in place, which kept the kind.
+ * The object's JSON is made once, whichever statements then store it. */
 static int cat_obj_store(struct catalog *c, const struct catalog_batch *b, const struct catalog_change *ch,
 			 bool *ret_kept)
 {
 	struct placement old = { NULL, NULL };
-	int r = ch->op == CHANGE_ALTER ? cat_obj_alter(c, b->source, b->observed_ms, ch->obj, ch->path) : 0;
+	int r;
 
+	obj_json(c, ch->obj);
+	r = ch->op == CHANGE_ALTER ? cat_obj_alter(c, b->source, b->observed_ms, ch->obj, ch->path) : 0;
 	*ret_kept = r > 0;
 	if (r)
 		return r < 0 ? r : 0;
