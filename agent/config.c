@@ -90,12 +90,12 @@ static int source_check(const struct agent_conf *ac, const struct source_conf *s
 		return conf_error(err, errlen, ac->path, sc->line,
 				  "source name '%s' must be 1-64 characters without '/', '.', '#', ':', '*', '?' or spaces",
 				  sc->name);
-	if (!driver_lookup(sc->driver) && driver_error(sc->driver))
-		return conf_error(err, errlen, ac->path, sc->line, "driver '%s' cannot be loaded: %s", sc->driver,
-				  driver_error(sc->driver));
 	if (!driver_lookup(sc->driver))
-		return conf_error(err, errlen, ac->path, sc->line, "driver '%s' is not known; this build has: %s",
-				  sc->driver, driver_names());
+		return driver_error(sc->driver)
+			       ? conf_error(err, errlen, ac->path, sc->line, "driver '%s' cannot be loaded: %s",
+					    sc->driver, driver_error(sc->driver))
+			       : conf_error(err, errlen, ac->path, sc->line,
+					    "driver '%s' is not known; this build has: %s", sc->driver, driver_names());
 	for (size_t i = 0; i < sizeof(driver_requires) / sizeof(driver_requires[0]); i++) {
 		const char *v = *(char **)((char *)sc + driver_requires[i].offset);
 
