@@ -532,14 +532,18 @@ int state_outbox_depth(struct state *st, uint64_t *ret_batches, uint64_t *ret_by
 
 /* --- upkeep of the unsent part of the outbox (agent/outbox.c) ------------------------------------ */
 
+/* The lengths are taken before the rows are grouped: grouped directly, sqlite copies every row's
+ * data into its sorter and takes the lengths after, which wrote the whole unsent outbox to a
+ * temporary file at every upkeep (51 batches of a first snapshot, 46 MB: 120 ms against 14). */
 int state_outbox_sources(struct state *st, uint64_t from, state_source_cb cb, void *ctx)
 {
 	sqlite3_stmt *stmt;
 	int rc, r = 0;
 
 	if (sqlite3_prepare_v2(st->db,
-			       "SELECT source, sum(length(data)), min(created), max(kind NOT IN (1, 2)) FROM outbox"
-			       " WHERE seq >= ? GROUP BY source ORDER BY source",
+			       "WITH o AS MATERIALIZED (SELECT source, length(data) AS bytes, created,"
+			       " kind NOT IN (1, 2) AS change FROM outbox WHERE seq >= ?)"
+			       " SELECT source, sum(bytes), min(created), max(change) FROM o GROUP BY source ORDER BY source",
 			       -1, &stmt, NULL) != SQLITE_OK)
 		return state_sqlfail(st, "outbox sources");
 	sqlite3_bind_int64(stmt, 1, (int64_t)from);
