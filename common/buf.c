@@ -38,11 +38,21 @@ char *buf_steal(struct buf *b)
 	return s;
 }
 
+/* Room for n more bytes and the NUL. The encoders call this for every field of hundreds of
+ * thousands of objects, nearly always with room to spare: xgrow is only called when there is none. */
+static char *buf_room(struct buf *b, size_t n)
+{
+	if (b->cap - b->len <= n)
+		xgrow(&b->data, &b->cap, b->len + n + 1, 1);
+	return b->data + b->len;
+}
+
 void buf_add(struct buf *b, const void *data, size_t len)
 {
-	xgrow(&b->data, &b->cap, b->len + len + 1, 1);
+	char *p = buf_room(b, len);
+
 	if (len)
-		memcpy(b->data + b->len, data, len);
+		memcpy(p, data, len);
 	b->len += len;
 	b->data[b->len] = '\0';
 }
@@ -81,23 +91,28 @@ void buf_addf(struct buf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Writes v as a varint at p, which has room for 10 bytes; returns the end. */
+static unsigned char *varint_put(unsigned char *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (unsigned char)v;
+	return p;
+}
+
 void buf_add_varint(struct buf *b, uint64_t v)
 {
-	unsigned char tmp[10];
-	size_t n = 0;
+	unsigned char *p = (unsigned char *)buf_room(b, 10);
 
-	do {
-		tmp[n] = v & 0x7f;
-		v >>= 7;
-		if (v)
-			tmp[n] |= 0x80;
-		n++;
-	} while (v);
-	buf_add(b, tmp, n);
+	b->len = (size_t)((char *)varint_put(p, v) - b->data);
+	b->data[b->len] = '\0';
 }
 
 void buf_add_lstr(struct buf *b, const char *s)
 {
+	unsigned char *p;
 	size_t n;
 
 	if (!s) {
@@ -105,8 +120,10 @@ void buf_add_lstr(struct buf *b, const char *s)
 		return;
 	}
 	n = strlen(s);
-	buf_add_varint(b, n);
-	buf_add(b, s, n);
+	p = varint_put((unsigned char *)buf_room(b, 10 + n), n);
+	memcpy(p, s, n);
+	b->len = (size_t)((char *)p - b->data) + n;
+	b->data[b->len] = '\0';
 }
 
 static void buf_add_json_escape(struct buf *b, unsigned char c)
