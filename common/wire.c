@@ -505,45 +505,6 @@ Prospector__Object *wire_object_from_obj(const struct obj *o)
 	return po;
 }
 
-/*
- * A first crawl of 10,000 tables encodes 245,000 objects. Copying each of their strings, as
- * wire_object_from_obj must for a message that protobuf-c may free, took some twenty allocations
- * and frees an object, most of the time spent encoding; a view borrows them instead.
- */
-Prospector__Object *wire_object_view(const struct obj *o, struct buf *tmp)
-{
-	size_t n = (size_t)o->nattrs + o->nobs;
-	const char *path = obj_path(o, tmp);
-	size_t plen = path ? strlen(path) : 0;
-	Prospector__Object *po = xmalloc(sizeof(*po) + n * (sizeof(Prospector__Attr *) + sizeof(Prospector__Attr)) +
-					 plen + 1);
-	Prospector__Attr **ptrs = (Prospector__Attr **)(po + 1);
-	Prospector__Attr *pa = (Prospector__Attr *)(ptrs + n);
-	char *path_copy = (char *)(pa + n);
-
-	prospector__object__init(po);
-	po->kind = (Prospector__ObjKind)o->kind;
-	po->key = (char *)o->key;
-	po->parent = (char *)o->parent;
-	po->name = (char *)o->name;
-	po->path = memcpy(path_copy, path ? path : "", plen + 1); /* a leaf's is joined in tmp */
-	for (size_t i = 0; i < n; i++) {
-		struct attr a = i < o->nattrs ? obj_attr(o, i) : obj_ob(o, i - o->nattrs);
-
-		prospector__attr__init(&pa[i]);
-		pa[i].name = (char *)a.name;
-		pa[i].value = a.value;
-		ptrs[i] = &pa[i];
-	}
-	po->attrs = o->nattrs ? ptrs : NULL;
-	po->n_attrs = o->nattrs;
-	po->obs = o->nobs ? ptrs + o->nattrs : NULL;
-	po->n_obs = o->nobs;
-	po->hash.data = (uint8_t *)o->hash;
-	po->hash.len = sizeof(o->hash);
-	return po;
-}
-
 Prospector__ObsUpdate *wire_obs_update_from_obj(const struct obj *o)
 {
 	Prospector__ObsUpdate *pu = xmalloc(sizeof(*pu));

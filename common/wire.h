@@ -43,9 +43,6 @@ unsigned wire_protocol_agree(unsigned peer);
 /* Model ↔ protobuf. The protobuf structs built here own heap copies; free with wire_free_*. */
 Prospector__Object *wire_object_from_obj(const struct obj *o);
 void wire_object_free(Prospector__Object *po);
-/* An object to encode, not to keep: one allocation (free() it), with o's path copied into it (a
- * leaf's is joined in tmp first) and every other string borrowed from o, which must outlive it. */
-Prospector__Object *wire_object_view(const struct obj *o, struct buf *tmp);
 /* Rebuilds an object, recomputing its hash; 0 or WIRE_E_INVALID. */
 int wire_obj_from_object(const Prospector__Object *po, struct obj **ret_o);
 /* An object's observations, for an OBS batch. */

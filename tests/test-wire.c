@@ -3,6 +3,7 @@
  * survive model → protobuf → model with their hash, and the decoder refuses garbage, truncated
  * bytes, invalid UTF-8, bad hashes, bad keys, out-of-range enums and other protocol versions.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,6 +12,7 @@
 #include "snapshot.h"
 #include "tap.h"
 #include "wire.h"
+#include "wire_batch.h"
 #include "xmalloc.h"
 
 static struct snapshot *make_snapshot(const char *table_name, const char *comment, bool with_email)
@@ -260,41 +262,140 @@ static void test_objects(void)
 	snapshot_free(s);
 }
 
-/* The packed bytes of one object as a copy and as a view (what batches are built from). */
-static bool view_encodes_alike(const struct obj *o)
-{
-	struct buf tmp = { NULL, 0, 0 };
-	Prospector__Object *copy = wire_object_from_obj(o), *view = wire_object_view(o, &tmp);
-	size_t n = prospector__object__get_packed_size(copy);
-	uint8_t *a = xmalloc(n + 1), *b = xmalloc(n + 1);
-	bool same = prospector__object__get_packed_size(view) == n && prospector__object__pack(copy, a) == n &&
-		    prospector__object__pack(view, b) == n && memcmp(a, b, n) == 0;
+/* What wire_batches_emit gave: each batch's bytes, in order. */
+struct emitted {
+	struct buf batch[64];
+	size_t n;
+};
 
-	free(a);
-	free(b);
-	wire_object_free(copy);
-	free(view);
-	buf_free(&tmp);
+static int collect_batch(void *ctx, uint64_t seq, int kind, const void *data, size_t len)
+{
+	struct emitted *e = ctx;
+
+	(void)seq;
+	(void)kind;
+	if (e->n == sizeof(e->batch) / sizeof(e->batch[0]))
+		return -ENOSPC;
+	buf_init(&e->batch[e->n]);
+	buf_add(&e->batch[e->n++], data, len);
+	return 0;
+}
+
+/* Whether bytes are what protobuf-c packs from the message they decode to. */
+static bool packs_alike(const struct buf *b, Prospector__Envelope *env)
+{
+	size_t n = prospector__envelope__get_packed_size(env);
+	uint8_t *again = xmalloc(n + 1);
+	bool same = prospector__envelope__pack(env, again) == n && n == b->len && memcmp(again, b->data, n) == 0;
+
+	free(again);
 	return same;
 }
 
-/* Every object of a snapshot, with attributes, observations, no parent, an attribute name the model
- * does not know and none at all. */
-static void test_object_view(void)
+/* Whether a decoded object packs as the snapshot's object does through protobuf-c. */
+static bool object_alike(const Prospector__Object *got, const struct obj *o)
+{
+	Prospector__Object *want = wire_object_from_obj(o);
+	size_t n = prospector__object__get_packed_size(want);
+	uint8_t *a = xmalloc(n + 1), *b = xmalloc(n + 1);
+	bool same = prospector__object__get_packed_size(got) == n && prospector__object__pack(want, a) == n &&
+		    prospector__object__pack(got, b) == n && memcmp(a, b, n) == 0;
+
+	free(a);
+	free(b);
+	wire_object_free(want);
+	return same;
+}
+
+/*
+ * A first snapshot's batches are encoded without protobuf-c (wire_batch.c): split over several
+ * batches, with the source's info on the first, the root hash on the last and a mass drop on all,
+ * each must be the bytes protobuf-c packs from what it decodes to, and its objects those of the
+ * snapshot. Objects with attributes, observations, no parent, an attribute name the model does not
+ * know, none at all, an empty value and a long path.
+ */
+static void test_snapshot_batches(void)
 {
 	struct snapshot *s = make_snapshot("员工", "员工信息表", true);
 	struct obj *extra = obj_new(OBJ_INDEX, "i:12", "r:10", "员工_idx");
-	size_t same = 0;
+	struct wire_source_info info = { .driver = "pg", .department = "人社局", .system = "人事系统", .interval_s = 300,
+					 .crawled_at_ms = 1700000000123, .mass_drop = true };
+	struct wire_batches_count count;
+	struct emitted e = { .n = 0 };
+	size_t nobjs = 0, alike = 0, bytes_alike = 0, objects_alike = 0;
+	char name[200];
 
 	obj_set(extra, "x_driver_detail", "某值");
+	obj_set(extra, "predicate", "");
 	snapshot_add(s, &extra);
 	extra = obj_new(OBJ_SEQUENCE, "s:13", "n:1", "序列");
 	snapshot_add(s, &extra);
+	for (int i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "列_%d_%0120d", i, i);
+		snprintf(name + 150, sizeof(name) - 150, "a:10:%d", 100 + i);
+		extra = obj_new(OBJ_COLUMN, name + 150, "r:10", name);
+		obj_set(extra, "type", "text");
+		obj_set_obs(extra, "distinct", "7");
+		snapshot_add(s, &extra);
+	}
 	if (snapshot_finish(s) != 0)
 		abort();
-	for (size_t i = 0; i < s->nobjs; i++)
-		same += view_encodes_alike(s->objs[i]);
-	is_int(same, s->nobjs, "object view: each of %zu objects encodes as its copy does", s->nobjs);
+	is_int(wire_batches_emit(NULL, s, NULL, &info, 2048, 9, 300, collect_batch, &e, &count), 0,
+	       "snapshot batches: emitted");
+	ok(e.n > 3 && count.batches == e.n && count.items == s->nobjs, "snapshot batches: %zu objects in %zu batches",
+	   s->nobjs, e.n);
+	for (size_t i = 0; i < e.n; i++) {
+		struct wire_msg msg;
+		const Prospector__Batch *b;
+		bool last = i + 1 == e.n;
+
+		if (wire_decode(e.batch[i].data, e.batch[i].len, &msg) != 0)
+			continue;
+		b = msg.env->batch;
+		bytes_alike += packs_alike(&e.batch[i], msg.env);
+		alike += b->seq == 300 + i && b->incarnation == 9 && strcmp(b->source, "人事") == 0 &&
+			 b->kind == (last ? PROSPECTOR__BATCH_KIND__BATCH_SNAPSHOT_END
+					  : PROSPECTOR__BATCH_KIND__BATCH_SNAPSHOT_PART) &&
+			 b->has_root_hash == last && (!last || memcmp(b->root_hash.data, s->root, 32) == 0) &&
+			 (b->info != NULL) == (i == 0) && b->crawled_at == 1700000000 && b->mass_drop;
+		for (size_t j = 0; j < b->n_objects && nobjs < s->nobjs; j++)
+			objects_alike += object_alike(b->objects[j], s->objs[nobjs++]);
+		if (i == 0)
+			ok(b->info && strcmp(b->info->department, "人社局") == 0 && b->info->interval_s == 300,
+			   "snapshot batches: the source's info on the first");
+		wire_msg_clear(&msg);
+	}
+	is_int(bytes_alike, e.n, "snapshot batches: each is the bytes protobuf-c packs");
+	is_int(alike, e.n, "snapshot batches: numbered in turn, the last ends the snapshot with its root hash");
+	is_int(nobjs, s->nobjs, "snapshot batches: every object once");
+	is_int(objects_alike, s->nobjs, "snapshot batches: each object as protobuf-c packs it from the model");
+	for (size_t i = 0; i < e.n; i++)
+		buf_free(&e.batch[i]);
+	snapshot_free(s);
+
+	s = snapshot_new("空");
+	if (snapshot_finish(s) != 0)
+		abort();
+	e.n = 0;
+	info.mass_drop = false;
+	is_int(wire_batches_emit(NULL, s, NULL, &info, 2048, 1, 1, collect_batch, &e, NULL), 0,
+	       "empty snapshot: emitted");
+	if (e.n == 1) {
+		struct wire_msg msg;
+
+		if (wire_decode(e.batch[0].data, e.batch[0].len, &msg) == 0) {
+			ok(packs_alike(&e.batch[0], msg.env) && msg.env->batch->n_objects == 0 &&
+			   msg.env->batch->kind == PROSPECTOR__BATCH_KIND__BATCH_SNAPSHOT_END && !msg.env->batch->has_mass_drop,
+			   "empty snapshot: one batch that ends it, as protobuf-c packs it");
+			wire_msg_clear(&msg);
+		} else {
+			ok(false, "empty snapshot: decodes");
+		}
+	} else {
+		ok(false, "empty snapshot: one batch, not %zu", e.n);
+	}
+	for (size_t i = 0; i < e.n; i++)
+		buf_free(&e.batch[i]);
 	snapshot_free(s);
 }
 
@@ -553,7 +654,7 @@ int main(void)
 	test_small_messages();
 	test_heartbeat();
 	test_objects();
-	test_object_view();
+	test_snapshot_batches();
 	test_object_many_attrs();
 	test_batch();
 	test_change_invariants();
