@@ -1,4 +1,5 @@
 /* Canonical hashing, sorting, paths and the stored encoding of snapshots. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -479,6 +480,68 @@ static void test_name_in_key(void)
 	snapshot_free(s);
 }
 
+/* Key order is byte order (strcmp), whatever the keys' lengths and shared beginnings: snapshot_finish
+ * compares the first 12 bytes as numbers and the rest as strings. Keys that tie on those 12 bytes,
+ * keys that end inside them, keys that are beginnings of others, bytes above 0x7f, and objects added
+ * in random, sorted and reversed order. */
+static bool sorted_alike(char keys[][40], size_t n, const char *order)
+{
+	struct snapshot *s = snapshot_new("src");
+	bool ok = true;
+	size_t found = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t k = order[0] == 'r' ? n - 1 - i : i;
+		struct obj *o = obj_new(OBJ_COLUMN, keys[k], NULL, "c");
+
+		snapshot_add(s, &o);
+	}
+	if (snapshot_finish(s) != 0)
+		return false;
+	for (size_t i = 0; i < s->nobjs; i++) {
+		ok = ok && (i == 0 || strcmp(s->objs[i - 1]->key, s->objs[i]->key) < 0);
+		found += snapshot_find(s, s->objs[i]->key) == s->objs[i];
+	}
+	ok = ok && s->nobjs == n && found == n;
+	snapshot_free(s);
+	return ok;
+}
+
+static int key_cmp_str(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static void test_key_order(void)
+{
+	enum { N = 5000 };
+	static char keys[N][40];
+	static const char *const stems[] = { "a:16385:", "a:1638", "a:123456789012", "a:123456789012:", "r:",
+					     "\xe5\x88\x97:", "a:16385:1", "z" };
+	size_t n = 0;
+
+	srand(7);
+	while (n < N) {
+		const char *stem = stems[rand() % (int)(sizeof(stems) / sizeof(stems[0]))];
+		int len = rand() % 24;
+
+		snprintf(keys[n], sizeof(keys[n]), "%s", stem);
+		for (size_t l = strlen(keys[n]); l < sizeof(keys[n]) - 1 && len-- > 0; l++)
+			keys[n][l] = "0123456789:"[rand() % 11], keys[n][l + 1] = '\0';
+		bool dup = false;
+		for (size_t i = 0; i < n && !dup; i++)
+			dup = strcmp(keys[i], keys[n]) == 0;
+		n += !dup;
+	}
+	ok(sorted_alike(keys, N, "as made"), "key order: %d keys added in random order", N);
+	qsort(keys, N, sizeof(keys[0]), key_cmp_str);
+	ok(sorted_alike(keys, N, "sorted"), "key order: added sorted");
+	ok(sorted_alike(keys, N, "reversed"), "key order: added in reverse");
+	for (size_t i = 0; i < N; i++)
+		snprintf(keys[i], sizeof(keys[i]), "a:%d:%zu", 16384 + (int)(i / 20), i % 20 + 1);
+	ok(sorted_alike(keys, N, "as made"), "key order: columns as a crawl reads them");
+}
+
 int main(void)
 {
 	test_canonical();
@@ -492,5 +555,6 @@ int main(void)
 	test_arena();
 	test_reader();
 	test_name_in_key();
+	test_key_order();
 	return done_testing();
 }
