@@ -69,20 +69,21 @@ SHA256_NI_TARGET static void sha256_ni_blocks(uint32_t state[8], const unsigned 
 	_mm_storeu_si128((__m128i *)&state[4], s1);
 }
 
-/* The whole message: its full blocks in place, then the tail with the padding and the length in
- * bits (one block, or two when the tail leaves no room for the length). */
-static void sha256_ni(unsigned char out[32], const unsigned char *data, size_t len)
-{
-	uint32_t state[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-			      0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
-	unsigned char tail[128] = { 0 };
-	size_t full = len / 64, rest = len % 64, ntail = rest < 56 ? 1 : 2;
-	uint64_t bits = (uint64_t)len * 8;
+static const uint32_t sha256_iv[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+				       0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
 
-	sha256_ni_blocks(state, data, full);
-	if (rest)
-		memcpy(tail, data + full * 64, rest);
-	tail[rest] = 0x80;
+/* The tail of a message (rest < 64 bytes) with the padding and the length in bits (one block, or
+ * two when the tail leaves no room for the length), then the digest. */
+static void sha256_ni_finish(uint32_t state[8], const unsigned char *rest, size_t nrest, uint64_t len,
+			     unsigned char out[32])
+{
+	unsigned char tail[128] = { 0 };
+	size_t ntail = nrest < 56 ? 1 : 2;
+	uint64_t bits = len * 8;
+
+	if (nrest)
+		memcpy(tail, rest, nrest);
+	tail[nrest] = 0x80;
 	for (int i = 0; i < 8; i++)
 		tail[ntail * 64 - 1 - i] = (unsigned char)(bits >> (8 * i));
 	sha256_ni_blocks(state, tail, ntail);
@@ -92,6 +93,17 @@ static void sha256_ni(unsigned char out[32], const unsigned char *data, size_t l
 		out[4 * i + 2] = (unsigned char)(state[i] >> 8);
 		out[4 * i + 3] = (unsigned char)state[i];
 	}
+}
+
+/* The whole message: its full blocks in place, then the tail. */
+static void sha256_ni(unsigned char out[32], const unsigned char *data, size_t len)
+{
+	uint32_t state[8];
+	size_t full = len / 64;
+
+	memcpy(state, sha256_iv, sizeof(state));
+	sha256_ni_blocks(state, data, full);
+	sha256_ni_finish(state, data + full * 64, len % 64, len, out);
 }
 
 /* CPUID: SHA (leaf 7, EBX bit 29), SSSE3 and SSE4.1 (leaf 1, ECX bits 9 and 19). */
@@ -130,4 +142,56 @@ void sha256(unsigned char out[32], const void *data, size_t len)
 	}
 #endif
 	crypto_hash_sha256(out, data, len);
+}
+
+void sha256_init(struct sha256_ctx *c)
+{
+	c->nblock = 0;
+	c->total = 0;
+#ifdef SHA256_NI
+	if (sha256_accelerated()) {
+		memcpy(c->state, sha256_iv, sizeof(c->state));
+		return;
+	}
+#endif
+	crypto_hash_sha256_init(&c->sodium);
+}
+
+void sha256_update(struct sha256_ctx *c, const void *data, size_t len)
+{
+#ifdef SHA256_NI
+	if (sha256_accelerated()) {
+		const unsigned char *p = data;
+
+		c->total += len;
+		if (c->nblock) {
+			size_t n = len < 64 - c->nblock ? len : 64 - c->nblock;
+
+			memcpy(c->block + c->nblock, p, n);
+			c->nblock += n;
+			p += n;
+			len -= n;
+			if (c->nblock < 64)
+				return;
+			sha256_ni_blocks(c->state, c->block, 1);
+			c->nblock = 0;
+		}
+		sha256_ni_blocks(c->state, p, len / 64);
+		memcpy(c->block, p + len / 64 * 64, len % 64);
+		c->nblock = len % 64;
+		return;
+	}
+#endif
+	crypto_hash_sha256_update(&c->sodium, data, len);
+}
+
+void sha256_final(struct sha256_ctx *c, unsigned char out[32])
+{
+#ifdef SHA256_NI
+	if (sha256_accelerated()) {
+		sha256_ni_finish(c->state, c->block, c->nblock, c->total, out);
+		return;
+	}
+#endif
+	crypto_hash_sha256_final(&c->sodium, out);
 }

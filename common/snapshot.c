@@ -383,18 +383,18 @@ static int snapshot_set_path(struct snapshot *s, size_t i, unsigned depth, struc
 
 void root_hash_init(struct root_hasher *h)
 {
-	crypto_hash_sha256_init(&h->st);
+	sha256_init(&h->st);
 }
 
 void root_hash_add(struct root_hasher *h, const char *key, const unsigned char hash[32])
 {
-	crypto_hash_sha256_update(&h->st, (const unsigned char *)key, strlen(key) + 1);
-	crypto_hash_sha256_update(&h->st, hash, 32);
+	sha256_update(&h->st, key, strlen(key) + 1);
+	sha256_update(&h->st, hash, 32);
 }
 
 void root_hash_final(struct root_hasher *h, unsigned char out[32])
 {
-	crypto_hash_sha256_final(&h->st, out);
+	sha256_final(&h->st, out);
 }
 
 static void snapshot_root_hash(struct snapshot *s)
@@ -420,20 +420,20 @@ static void attrs_encode(struct buf *out, const struct obj *o, obj_attr_fn at, s
 
 void snapshot_obs_hash(const struct snapshot *s, unsigned char out[32])
 {
-	crypto_hash_sha256_state st;
+	struct sha256_ctx st;
 	struct buf b;
 
 	buf_init(&b);
-	crypto_hash_sha256_init(&st);
+	sha256_init(&st);
 	for (size_t i = 0; i < s->nobjs; i++) {
 		const struct obj *o = s->objs[i];
 
 		buf_reset(&b);
 		buf_add_lstr(&b, o->key);
 		attrs_encode(&b, o, obj_ob, o->nobs);
-		crypto_hash_sha256_update(&st, (const unsigned char *)b.data, b.len);
+		sha256_update(&st, b.data, b.len);
 	}
-	crypto_hash_sha256_final(&st, out);
+	sha256_final(&st, out);
 	buf_free(&b);
 }
 

@@ -10,13 +10,13 @@
  */
 #pragma once
 
-#include <sodium.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "arena.h"
 #include "buf.h"
 #include "model.h"
+#include "sha256.h"
 
 enum {
 	SNAPSHOT_E_CORRUPT = 1, /* encoded snapshot is truncated or malformed */
@@ -67,7 +67,7 @@ char *snapshot_render_refs(const struct snapshot *s, const char *refs);
 /* The root hash, computed as objects come in key order: the agent over its snapshot, the collector
  * over its catalog rows, so that the two can be compared. */
 struct root_hasher {
-	crypto_hash_sha256_state st;
+	struct sha256_ctx st;
 };
 
 void root_hash_init(struct root_hasher *h);
