@@ -7,8 +7,8 @@
  * (DESIGN §3 rules 1-2). The columns are read on a second connection that imports the first one's
  * snapshot (pg_side_open), while the first reads the rest: 12 statements per crawl, BEGIN and COMMIT
  * included, whatever the size of the database (10 on one connection, when a second is refused).
- * Each query builds its objects row by row in single-row mode, so that a database of 200,000
- * columns never holds a whole result set in memory.
+ * Each query sends its rows as COPY data and builds its objects row by row as they arrive, so
+ * that a database of 200,000 columns never holds a whole result set in memory.
  *
  * Keys are OIDs (DESIGN §2): "d:<datoid>", "n:<nspoid>", "r:<reloid>", "a:<reloid>:<attnum>",
  * "c:<conoid>", "i:<indexrelid>"; the queries compute them. Objects owned by extensions, system
@@ -208,7 +208,12 @@ static const struct pg_family {
  * The SQL. Every object query returns key, parent and name first, then the columns its row
  * function reads by position, then attribute columns named as the model's attributes (NULL =
  * absent; "obs:x" = observation x), which pg_set_attrs copies as they are.
+ *
+ * Their rows come as COPY output, CSV with a header of the column names, every value quoted and
+ * NULL as nothing (pg_copy_split). In single-row mode, libpq made a result of each row, copying
+ * the names of its columns into it: a fifth of the agent's time in a crawl of 245,000 rows.
  */
+#define PG_COPY(query) "COPY (" query ") TO STDOUT (FORMAT csv, HEADER, FORCE_QUOTE *)"
 
 /* Schemas we crawl: not system, not temporary (pg_temp_N, pg_toast_temp_N), not an extension's. */
 #define PG_NSP_VISIBLE                                                                         \
@@ -255,17 +260,17 @@ static const struct pg_setting {
 	{ NULL, NULL },
 };
 
-static const char pg_sql_database[] =
+static const char pg_sql_database[] = PG_COPY(
 	"SELECT 'd:' || d.oid, NULL, d.datname, "
 	"pg_encoding_to_char(d.encoding) AS encoding, d.datcollate AS \"collation\", "
 	"d.datctype AS ctype, shobj_description(d.oid, 'pg_database') AS comment "
-	"FROM pg_database d WHERE d.datname = current_database()";
+	"FROM pg_database d WHERE d.datname = current_database()");
 
-static const char pg_sql_schemas[] =
+static const char pg_sql_schemas[] = PG_COPY(
 	"SELECT 'n:' || n.oid, "
 	"(SELECT 'd:' || d.oid FROM pg_database d WHERE d.datname = current_database()), "
 	"n.nspname, pg_get_userbyid(n.nspowner) AS owner "
-	"FROM pg_namespace n WHERE " PG_NSP_VISIBLE;
+	"FROM pg_namespace n WHERE " PG_NSP_VISIBLE);
 
 /*
  * A partition's parent is its partitioned table when we crawl that table; a view's dependencies are
@@ -275,7 +280,7 @@ static const char pg_sql_schemas[] =
  * on 10,000 tables and makes the whole crawl wait behind any ACCESS EXCLUSIVE lock. Expressions
  * without column references are deparsed without their relation (relid 0) so as not to open it.
  */
-static const char pg_sql_relations[] =
+static const char pg_sql_relations[] = PG_COPY(
 	"WITH " PG_REL_CTE ", "
 	"idx AS (SELECT i.indrelid, sum(ic.relpages) AS pages FROM pg_index i "
 	"JOIN pg_class ic ON ic.oid = i.indexrelid GROUP BY i.indrelid), "
@@ -313,11 +318,11 @@ static const char pg_sql_relations[] =
 	"LEFT JOIN dep ON dep.ev_class = c.oid "
 	"LEFT JOIN pg_class tc ON tc.oid = c.reltoastrelid "
 	"LEFT JOIN idx ti ON ti.indrelid = c.oid "
-	"LEFT JOIN idx tti ON tti.indrelid = c.reltoastrelid";
+	"LEFT JOIN idx tti ON tti.indrelid = c.reltoastrelid");
 
 /* Domains resolve to their base type (through domains over domains) with the first typmod met.
  * Defaults cannot refer to columns, so they are deparsed without opening their table. */
-static const char pg_sql_columns[] =
+static const char pg_sql_columns[] = PG_COPY(
 	"WITH RECURSIVE dom(oid, base, typmod) AS ("
 	"SELECT t.oid, t.typbasetype, t.typtypmod FROM pg_type t WHERE t.typtype = 'd' "
 	"UNION ALL SELECT dom.oid, b.typbasetype, CASE WHEN dom.typmod >= 0 THEN dom.typmod "
@@ -339,11 +344,11 @@ static const char pg_sql_columns[] =
 	"JOIN pg_type bt ON bt.oid = coalesce(db.base, a.atttypid) "
 	"LEFT JOIN pg_attrdef ad ON a.atthasdef AND ad.adrelid = a.attrelid AND ad.adnum = a.attnum "
 	"LEFT JOIN pg_collation co ON co.oid = a.attcollation "
-	"WHERE a.attnum > 0 AND NOT a.attisdropped";
+	"WHERE a.attnum > 0 AND NOT a.attisdropped");
 
 /* A foreign key on a table that references a partitioned table is cloned once per referenced
  * partition, on the same table; those clones are bookkeeping, the parent constraint says it all. */
-static const char pg_sql_constraints[] =
+static const char pg_sql_constraints[] = PG_COPY(
 	"WITH " PG_REL_CTE
 	"SELECT 'c:' || k.oid, 'r:' || k.conrelid, k.conname, "
 	"k.contype, k.conrelid, k.conkey, k.confrelid, k.confkey, "
@@ -353,10 +358,10 @@ static const char pg_sql_constraints[] =
 	"CASE WHEN k.contype = 'c' THEN pg_get_constraintdef(k.oid) END AS expression "
 	"FROM pg_constraint k JOIN rel ON rel.oid = k.conrelid "
 	"WHERE k.contype IN ('p', 'u', 'c', 'f') AND NOT (k.contype = 'f' AND EXISTS ("
-	"SELECT 1 FROM pg_constraint pk WHERE pk.oid = k.conparentid AND pk.conrelid = k.conrelid))";
+	"SELECT 1 FROM pg_constraint pk WHERE pk.oid = k.conparentid AND pk.conrelid = k.conrelid))");
 
 /* Indexes that implement a primary key or unique constraint are that constraint, not indexes. */
-static const char pg_sql_indexes[] =
+static const char pg_sql_indexes[] = PG_COPY(
 	"WITH " PG_REL_CTE
 	"SELECT 'i:' || i.indexrelid, 'r:' || i.indrelid, ic.relname, "
 	"i.indrelid, i.indnkeyatts, i.indkey, "
@@ -366,10 +371,10 @@ static const char pg_sql_indexes[] =
 	"FROM pg_index i JOIN rel ON rel.oid = i.indrelid "
 	"JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam "
 	"WHERE i.indislive AND NOT EXISTS (SELECT 1 FROM pg_constraint k "
-	"WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u'))";
+	"WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u'))");
 
 /* Every comment at once; those on objects we do not crawl find no object and are dropped. */
-static const char pg_sql_comments[] =
+static const char pg_sql_comments[] = PG_COPY(
 	"SELECT CASE WHEN d.classoid = 'pg_namespace'::regclass THEN 'n:' || d.objoid "
 	"WHEN d.classoid = 'pg_constraint'::regclass THEN 'c:' || d.objoid "
 	"WHEN d.objsubid > 0 THEN 'a:' || d.objoid || ':' || d.objsubid "
@@ -377,7 +382,7 @@ static const char pg_sql_comments[] =
 	"d.description "
 	"FROM pg_description d LEFT JOIN pg_class c "
 	"ON d.classoid = 'pg_class'::regclass AND c.oid = d.objoid "
-	"WHERE d.classoid IN ('pg_class'::regclass, 'pg_namespace'::regclass, 'pg_constraint'::regclass)";
+	"WHERE d.classoid IN ('pg_class'::regclass, 'pg_namespace'::regclass, 'pg_constraint'::regclass)");
 
 /* Result columns read by position. */
 enum { PG_KEY, PG_PARENT, PG_NAME };
@@ -404,15 +409,21 @@ static void pg_utf8_fix(char *s)
 	}
 }
 
-/* A value of a single-row result; NULL for SQL NULL. */
-static const char *pg_val(const PGresult *res, int col)
-{
-	char *v;
+/* One row of a result, however it came: a line of COPY output (the object queries, pg_copy_split)
+ * or a single-row result (the settings step, pg_single_row). NULL values are SQL NULLs. */
+struct pg_row {
+	int n;
+	char **vals;
+	char *const *names;
+};
 
-	if (PQgetisnull(res, 0, col))
-		return NULL;
-	v = PQgetvalue(res, 0, col);
-	pg_utf8_fix(v);
+/* A value of a row; NULL for SQL NULL. */
+static const char *pg_val(const struct pg_row *row, int col)
+{
+	char *v = col < row->n ? row->vals[col] : NULL;
+
+	if (v)
+		pg_utf8_fix(v);
 	return v;
 }
 
@@ -476,15 +487,15 @@ static void pg_comment_apply(struct pg_crawl *c, struct obj *o)
 }
 
 /* Every object query starts with key, parent and name. */
-static struct obj *pg_obj_new(enum obj_kind kind, const PGresult *res)
+static struct obj *pg_obj_new(enum obj_kind kind, const struct pg_row *res)
 {
 	return obj_new(kind, pg_val(res, PG_KEY), pg_val(res, PG_PARENT), pg_val(res, PG_NAME));
 }
 
-static void pg_set_attrs(struct obj *o, const PGresult *res, int first)
+static void pg_set_attrs(struct obj *o, const struct pg_row *res, int first)
 {
-	for (int i = first; i < PQnfields(res); i++) {
-		const char *name = PQfname(res, i), *v = pg_val(res, i);
+	for (int i = first; i < res->n; i++) {
+		const char *name = res->names[i], *v = pg_val(res, i);
 
 		if (!v)
 			continue;
@@ -538,7 +549,7 @@ static void pg_set_refs(struct obj *o, const char *attr, const char *relid, cons
 	free(refs);
 }
 
-static int pg_row_plain(struct pg_crawl *c, const PGresult *res, enum obj_kind kind)
+static int pg_row_plain(struct pg_crawl *c, const struct pg_row *res, enum obj_kind kind)
 {
 	struct obj *o = pg_obj_new(kind, res);
 
@@ -547,12 +558,12 @@ static int pg_row_plain(struct pg_crawl *c, const PGresult *res, enum obj_kind k
 	return 0;
 }
 
-static int pg_row_database(struct pg_crawl *c, const PGresult *res)
+static int pg_row_database(struct pg_crawl *c, const struct pg_row *res)
 {
 	return pg_row_plain(c, res, OBJ_DATABASE);
 }
 
-static int pg_row_schema(struct pg_crawl *c, const PGresult *res)
+static int pg_row_schema(struct pg_crawl *c, const struct pg_row *res)
 {
 	return pg_row_plain(c, res, OBJ_SCHEMA);
 }
@@ -565,7 +576,7 @@ static const struct pg_relkind *pg_relkind_lookup(const char *relkind)
 	return NULL;
 }
 
-static int pg_row_relation(struct pg_crawl *c, const PGresult *res)
+static int pg_row_relation(struct pg_crawl *c, const struct pg_row *res)
 {
 	const struct pg_relkind *rk = pg_relkind_lookup(pg_val(res, REL_KIND));
 	const char *def = pg_val(res, REL_DEFINITION);
@@ -623,7 +634,7 @@ static void pg_set_typmod(struct obj *o, enum pg_typmod mod, long typmod)
 	}
 }
 
-static void pg_set_family(struct obj *o, const PGresult *res)
+static void pg_set_family(struct obj *o, const struct pg_row *res)
 {
 	const char *typname = pg_val(res, COL_TYPNAME), *category = pg_val(res, COL_CATEGORY);
 	const char *typtype = pg_val(res, COL_TYPTYPE);
@@ -643,7 +654,7 @@ static void pg_set_family(struct obj *o, const PGresult *res)
 		obj_set(o, "family", "other");
 }
 
-static int pg_row_column(struct pg_crawl *c, const PGresult *res)
+static int pg_row_column(struct pg_crawl *c, const struct pg_row *res)
 {
 	struct obj *o = pg_obj_new(OBJ_COLUMN, res);
 
@@ -661,7 +672,7 @@ static const struct pg_contype *pg_contype_lookup(const char *contype)
 	return NULL;
 }
 
-static void pg_set_fk(struct obj *o, const PGresult *res)
+static void pg_set_fk(struct obj *o, const struct pg_row *res)
 {
 	const char *frelid = pg_val(res, CON_FRELID);
 
@@ -672,7 +683,7 @@ static void pg_set_fk(struct obj *o, const PGresult *res)
 	obj_set(o, "match", pg_word(pg_fk_matches, pg_val(res, CON_MATCH)));
 }
 
-static int pg_row_constraint(struct pg_crawl *c, const PGresult *res)
+static int pg_row_constraint(struct pg_crawl *c, const struct pg_row *res)
 {
 	const struct pg_contype *ct = pg_contype_lookup(pg_val(res, CON_TYPE));
 	struct obj *o;
@@ -689,7 +700,7 @@ static int pg_row_constraint(struct pg_crawl *c, const PGresult *res)
 }
 
 /* indkey lists the key columns first, then the INCLUDE columns. */
-static int pg_row_index(struct pg_crawl *c, const PGresult *res)
+static int pg_row_index(struct pg_crawl *c, const struct pg_row *res)
 {
 	struct obj *o = pg_obj_new(OBJ_INDEX, res);
 	const char *relid = pg_val(res, IDX_RELID), *indkey = pg_val(res, IDX_KEY);
@@ -702,7 +713,7 @@ static int pg_row_index(struct pg_crawl *c, const PGresult *res)
 	return 0;
 }
 
-static int pg_row_comment(struct pg_crawl *c, const PGresult *res)
+static int pg_row_comment(struct pg_crawl *c, const struct pg_row *res)
 {
 	const char *key = pg_val(res, CMT_KEY), *text = pg_val(res, CMT_TEXT);
 
@@ -725,9 +736,9 @@ static void pg_comments_free(struct pg_crawl *c)
 
 /* The settings statement's last column: the snapshot the second connection imports. Only the
  * characters PostgreSQL's snapshot names are made of are taken, since it goes into a statement. */
-static int pg_row_settings(struct pg_crawl *c, const PGresult *res)
+static int pg_row_settings(struct pg_crawl *c, const struct pg_row *res)
 {
-	const char *id = pg_val(res, PQnfields(res) - 1);
+	const char *id = pg_val(res, res->n - 1);
 
 	if (id && strlen(id) < sizeof(c->snapshot_id) && strspn(id, "0123456789ABCDEF-") == strlen(id))
 		snprintf(c->snapshot_id, sizeof(c->snapshot_id), "%s", id);
@@ -747,7 +758,7 @@ enum pg_phase { PG_SETUP, PG_COMMENTS, PG_OBJECTS, PG_PHASES };
 static const struct pg_step {
 	const char *what;
 	const char *sql; /* NULL: the handle's settings statement */
-	int (*row)(struct pg_crawl *c, const PGresult *res); /* NULL: rows are ignored */
+	int (*row)(struct pg_crawl *c, const struct pg_row *res); /* NULL: rows are ignored */
 	int nparams;                                         /* of pg_crawl.params */
 	enum pg_phase phase;
 	bool side; /* runs on the second connection when there is one */
@@ -771,7 +782,11 @@ struct pg_lane {
 	PGconn *conn;
 	const struct pg_step *steps[PG_NSTEPS];
 	size_t n, next;
-	bool sent; /* steps[next] is under way */
+	bool sent;    /* steps[next] is under way */
+	bool copying; /* and sends COPY data: header (its column names) once read, then rows */
+	char *header;
+	struct pg_row names, row; /* the header's fields; the current row's */
+	size_t names_cap, row_cap;
 };
 
 /* The first line of a libpq message, without its trailing newline. */
@@ -801,20 +816,127 @@ static int pg_result_error(struct pg_crawl *c, const struct pg_step *s, PGconn *
 		       "%s: %.*s", s->what, pg_line_len(msg), msg);
 }
 
-static int pg_result(struct pg_crawl *c, const struct pg_step *s, PGconn *conn, const PGresult *res)
+/*
+ * Splits a line of COPY's CSV output in place into row: fields end at commas outside quotes,
+ * quoted values have their doubled quotes undone, and an unquoted field is NULL when empty (every
+ * value is quoted: FORCE_QUOTE *) and a column name otherwise (the header). The line ends with a
+ * newline, and libpq puts a NUL after it. Values are at most as long as they were, so each is
+ * rewritten where it starts and ends with a NUL written over what was read. -1: not such a line.
+ */
+static int pg_copy_split(char *line, size_t len, struct pg_row *row, size_t *cap)
+{
+	char *p = line, *end = line + len - (len && line[len - 1] == '\n');
+
+	for (row->n = 0;; row->n++) {
+		char *f = p;
+
+		xgrow(&row->vals, cap, (size_t)row->n + 1, sizeof(*row->vals));
+		if (p < end && *p == '"') {
+			char *out = p;
+
+			for (p++;; p++) {
+				if (p == end)
+					return -1;
+				if (*p == '"' && (p + 1 == end || p[1] != '"'))
+					break;
+				p += *p == '"';
+				*out++ = *p;
+			}
+			p++;
+			*out = '\0';
+		} else {
+			while (p < end && *p != ',')
+				p++;
+		}
+		row->vals[row->n] = f == p ? NULL : f;
+		if (p == end) {
+			*p = '\0';
+			row->n++;
+			return 0;
+		}
+		if (*p != ',')
+			return -1;
+		*p++ = '\0';
+	}
+}
+
+/* One line of COPY data: the header, whose fields name the columns of the rows after it, or a row. */
+static int pg_copy_line(struct pg_crawl *c, const struct pg_step *s, struct pg_lane *l, char *line, int len)
+{
+	struct pg_row *into = l->header ? &l->row : &l->names;
+
+	if (pg_copy_split(line, (size_t)len, into, l->header ? &l->row_cap : &l->names_cap) != 0 ||
+	    (l->header && l->row.n != l->names.n))
+		return pg_fail(c, DRIVER_E_QUERY, "%s: the server sent a row that is not %d CSV fields", s->what,
+			       l->names.n);
+	if (!l->header) {
+		for (int i = 0; i < l->names.n; i++)
+			if (!l->names.vals[i])
+				return pg_fail(c, DRIVER_E_QUERY, "%s: the server sent a header without a column name",
+					       s->what);
+		l->header = line;
+		l->row.names = l->names.vals;
+		return 0;
+	}
+	return s->row ? s->row(c, &l->row) : 0;
+}
+
+/* Reads the COPY data that has arrived; 0 when it waits for more or has ended (copying is then
+ * false, and the result that ends it comes next). */
+static int pg_copy_read(struct pg_crawl *c, const struct pg_step *s, struct pg_lane *l)
+{
+	for (;;) {
+		char *line = NULL;
+		int len = PQgetCopyData(l->conn, &line, 1), r;
+
+		if (len == 0)
+			return 0;
+		if (len < 0) {
+			PQfreemem(l->header);
+			l->header = NULL;
+			l->copying = false;
+			return len == -1 ? 0 : pg_lost(c, s, l->conn);
+		}
+		r = pg_copy_line(c, s, l, line, len);
+		if (line != l->header)
+			PQfreemem(line);
+		if (r)
+			return r;
+	}
+}
+
+/* A single-row result as a row. */
+static int pg_single_row(struct pg_crawl *c, const struct pg_step *s, struct pg_lane *l, PGresult *res)
+{
+	l->row.n = PQnfields(res);
+	xgrow(&l->row.vals, &l->row_cap, (size_t)l->row.n + 1, sizeof(*l->row.vals));
+	xgrow(&l->names.vals, &l->names_cap, (size_t)l->row.n + 1, sizeof(*l->names.vals));
+	for (int i = 0; i < l->row.n; i++) {
+		l->row.vals[i] = PQgetisnull(res, 0, i) ? NULL : PQgetvalue(res, 0, i);
+		l->names.vals[i] = PQfname(res, i);
+	}
+	l->row.names = l->names.vals;
+	return s->row ? s->row(c, &l->row) : 0;
+}
+
+static int pg_result(struct pg_crawl *c, const struct pg_step *s, struct pg_lane *l, PGresult *res)
 {
 	ExecStatusType st = PQresultStatus(res);
 
 	if (st == PGRES_SINGLE_TUPLE)
-		return s->row ? s->row(c, res) : 0;
+		return pg_single_row(c, s, l, res);
+	if (st == PGRES_COPY_OUT) {
+		l->copying = true;
+		return 0;
+	}
 	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
-		return pg_result_error(c, s, conn, res);
+		return pg_result_error(c, s, l->conn, res);
 	return 0;
 }
 
-/* Sends the lane's steps in single-row mode and handles the results that have arrived, up to the
- * first that would wait for the server. On a row function's failure the rest of the result is left
- * unread: the connections are about to be closed anyway. */
+/* Sends the lane's steps (single-row mode for those that are not COPY) and handles the results
+ * that have arrived, up to the first that would wait for the server. On a row function's failure
+ * the rest of the result is left unread: the connections are about to be closed anyway. */
 static int pg_lane_advance(struct pg_crawl *c, struct pg_lane *l)
 {
 	while (l->next < l->n) {
@@ -822,6 +944,8 @@ static int pg_lane_advance(struct pg_crawl *c, struct pg_lane *l)
 		PGresult *res;
 		int r;
 
+		if (l->copying && ((r = pg_copy_read(c, s, l)) != 0 || l->copying))
+			return r;
 		if (!l->sent) {
 			if (!PQsendQueryParams(l->conn, s->sql ? s->sql : c->settings_sql, s->nparams, NULL,
 					       c->params, NULL, NULL, 0))
@@ -838,7 +962,7 @@ static int pg_lane_advance(struct pg_crawl *c, struct pg_lane *l)
 			l->sent = false;
 			continue;
 		}
-		r = pg_result(c, s, l->conn, res);
+		r = pg_result(c, s, l, res);
 		PQclear(res);
 		if (r)
 			return r;
@@ -881,6 +1005,7 @@ static int pg_lanes_run(struct pg_crawl *c, struct pg_lane *lanes, size_t n)
 static int pg_phase_run(struct pg_crawl *c, enum pg_phase phase)
 {
 	struct pg_lane lanes[2] = { { .conn = c->conn }, { .conn = c->side } };
+	int r;
 
 	for (size_t i = 0; i < PG_NSTEPS; i++) {
 		struct pg_lane *l = &lanes[pg_steps[i].side && c->side];
@@ -888,7 +1013,13 @@ static int pg_phase_run(struct pg_crawl *c, enum pg_phase phase)
 		if (pg_steps[i].phase == phase)
 			l->steps[l->n++] = &pg_steps[i];
 	}
-	return pg_lanes_run(c, lanes, 2);
+	r = pg_lanes_run(c, lanes, 2);
+	for (size_t i = 0; i < 2; i++) {
+		PQfreemem(lanes[i].header);
+		free(lanes[i].names.vals);
+		free(lanes[i].row.vals);
+	}
+	return r;
 }
 
 static const char *pg_opt(PQconninfoOption *opts, const char *keyword)

@@ -87,6 +87,9 @@ static const char *const schema_sql[] = {
 	"COMMENT ON TABLE \"用户表\" IS '人员信息'",
 	"COMMENT ON COLUMN \"用户表\".\"姓名\" IS '姓名列'",
 	"CREATE TABLE \"" LONG_NAME "\" (x int)",
+	/* COPY's CSV: separators, quotes, a newline and a backslash in values */
+	"CREATE TABLE csv_edges (q text DEFAULT 'x,\"y\"')",
+	"COMMENT ON COLUMN csv_edges.q IS E'\"a\",\"\"b\n\\\\c,'",
 	"INSERT INTO \"Sales Dept\".customers (name, email) VALUES ('a', 'a@x'), ('b', 'b@x'), ('c', 'c@x')",
 	"ANALYZE \"Sales Dept\".customers",
 };
@@ -523,6 +526,10 @@ static void check_public(PGconn *conn, const struct snapshot *s)
 	is_int(strlen(LONG_NAME), 63, "long name is 63 bytes");
 	is_obj(s, l, OBJ_TABLE, pub, path("public/" LONG_NAME));
 	free(pub), free(ev), free(p), free(sc), free(u), free(n), free(l), free(pc);
+	n = key_att(conn, "public.csv_edges", "q");
+	is_str(attr(s, n, "comment"), "\"a\",\"\"b\n\\c,", "a comment with quotes, commas, a newline and a backslash");
+	is_str(attr(s, n, "default"), "'x,\"y\"'::text", "a default with a comma and quotes");
+	free(n);
 }
 
 /* Constraints on and to partitions: each partition has its own primary key; a foreign key to a
