@@ -105,114 +105,11 @@ void snapshot_take(struct snapshot *s, struct snapshot *from)
 	arena_adopt(&s->arena, &from->arena);
 }
 
-/*
- * A key for sorting: its first 12 bytes as two big-endian numbers (zeros past its end), which order
- * like the bytes, and its object's place. Sorting the objects by key through their pointers fetched
- * both keys from memory at every comparison, most of qsort's 50-90 ms on a crawl of 245,000
- * objects; keys are seldom longer than 12 bytes ("a:16385:12"), so all but a few comparisons end
- * at the numbers. Sixteen bytes an object, sorted in place: the crawl's peak is here.
- */
-struct key_ent {
-	uint64_t hi;
-	uint32_t lo, i;
-};
-
-static struct key_ent key_ent(const struct obj *o, size_t i)
+static int obj_key_cmp(const void *a, const void *b)
 {
-	unsigned char b[12] = { 0 };
-	uint64_t hi = 0;
-	uint32_t lo = 0;
+	const struct obj *const *x = a, *const *y = b;
 
-	memcpy(b, o->key, strnlen(o->key, sizeof(b)));
-	for (int k = 0; k < 8; k++)
-		hi = hi << 8 | b[k];
-	for (int k = 8; k < 12; k++)
-		lo = lo << 8 | b[k];
-	return (struct key_ent){ .hi = hi, .lo = lo, .i = (uint32_t)i };
-}
-
-static int key_ent_cmp(const void *a, const void *b, void *objs)
-{
-	const struct key_ent *x = a, *y = b;
-	struct obj *const *o = objs;
-
-	if (x->hi != y->hi)
-		return x->hi < y->hi ? -1 : 1;
-	if (x->lo != y->lo)
-		return x->lo < y->lo ? -1 : 1;
-	return (x->lo & 0xff) ? strcmp(o[x->i]->key + 12, o[y->i]->key + 12) : 0;
-}
-
-static void key_swap(struct key_ent *a, struct key_ent *b)
-{
-	struct key_ent t = *a;
-
-	*a = *b;
-	*b = t;
-}
-
-/* Quicksort (median of three, the smaller side first) down to insertion sort. A range that keeps
- * splitting badly is left to qsort_r, which is never quadratic but wants as much memory again. */
-static void key_sort(struct key_ent *e, size_t n, struct obj *const *objs, unsigned depth)
-{
-	while (n > 12) {
-		size_t m = n / 2, lo = 0, hi = n - 1;
-		struct key_ent pivot;
-
-		if (depth-- == 0) {
-			qsort_r(e, n, sizeof(*e), key_ent_cmp, (void *)objs);
-			return;
-		}
-		if (key_ent_cmp(&e[m], &e[0], (void *)objs) < 0)
-			key_swap(&e[m], &e[0]);
-		if (key_ent_cmp(&e[n - 1], &e[m], (void *)objs) < 0) {
-			key_swap(&e[n - 1], &e[m]);
-			if (key_ent_cmp(&e[m], &e[0], (void *)objs) < 0)
-				key_swap(&e[m], &e[0]);
-		}
-		pivot = e[m];
-		for (;;) { /* Hoare: e[0] <= pivot <= e[n - 1] stop both scans */
-			while (key_ent_cmp(&e[lo], &pivot, (void *)objs) < 0)
-				lo++;
-			while (key_ent_cmp(&pivot, &e[hi], (void *)objs) < 0)
-				hi--;
-			if (lo >= hi)
-				break;
-			key_swap(&e[lo++], &e[hi--]);
-		}
-		if (hi + 1 < n - hi - 1) {
-			key_sort(e, hi + 1, objs, depth);
-			e += hi + 1;
-			n -= hi + 1;
-		} else {
-			key_sort(e + hi + 1, n - hi - 1, objs, depth);
-			n = hi + 1;
-		}
-	}
-	for (size_t i = 1; i < n; i++)
-		for (size_t j = i; j > 0 && key_ent_cmp(&e[j], &e[j - 1], (void *)objs) < 0; j--)
-			key_swap(&e[j], &e[j - 1]);
-}
-
-/* Sorts the objects by key. The sorted pointers are gathered into the front of the keys' own array
- * (the i-th pointer lands on bytes the keys before the i-th no longer need), then copied back. */
-static void snapshot_sort(struct snapshot *s)
-{
-	struct key_ent *e = xreallocarray(NULL, s->nobjs ? s->nobjs : 1, sizeof(*e));
-	unsigned depth = 0;
-
-	for (size_t i = 0; i < s->nobjs; i++)
-		e[i] = key_ent(s->objs[i], i);
-	for (size_t n = s->nobjs; n > 1; n >>= 1)
-		depth += 2;
-	key_sort(e, s->nobjs, s->objs, depth);
-	for (size_t i = 0; i < s->nobjs; i++) {
-		struct obj *o = s->objs[e[i].i];
-
-		memcpy((char *)e + i * sizeof(o), &o, sizeof(o));
-	}
-	memcpy(s->objs, e, s->nobjs * sizeof(*s->objs));
-	free(e);
+	return strcmp((*x)->key, (*y)->key);
 }
 
 /* The position of the object with this key, or SIZE_MAX. Needs a finished snapshot. */
@@ -465,7 +362,7 @@ int snapshot_finish(struct snapshot *s)
 {
 	if (s->borrowed)
 		return snapshot_fail(s, SNAPSHOT_E_CORRUPT, "%s: a snapshot that borrows objects is read-only", s->source);
-	snapshot_sort(s);
+	qsort(s->objs, s->nobjs, sizeof(*s->objs), obj_key_cmp);
 	for (size_t i = 1; i < s->nobjs; i++)
 		if (strcmp(s->objs[i - 1]->key, s->objs[i]->key) == 0)
 			return snapshot_fail(s, SNAPSHOT_E_DUPLICATE, "two objects share the key '%s'", s->objs[i]->key);

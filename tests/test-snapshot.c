@@ -480,10 +480,10 @@ static void test_name_in_key(void)
 	snapshot_free(s);
 }
 
-/* Key order is byte order (strcmp), whatever the keys' lengths and shared beginnings: snapshot_finish
- * compares the first 12 bytes as numbers and the rest as strings. Keys that tie on those 12 bytes,
- * keys that end inside them, keys that are beginnings of others, bytes above 0x7f, and objects added
- * in random, sorted and reversed order. */
+/* Key order is byte order (strcmp), whatever the keys' lengths and shared beginnings, which lookups
+ * (snapshot_find), the diff's merge walk and the root hash rely on: keys that share their first 12
+ * bytes or more, keys that are beginnings of others, bytes above 0x7f, and objects added in random,
+ * sorted and reversed order. */
 static bool sorted_alike(char keys[][40], size_t n, const char *order)
 {
 	struct snapshot *s = snapshot_new("src");
