@@ -38,9 +38,9 @@ char *buf_steal(struct buf *b)
 	return s;
 }
 
-/* Room for n more bytes and the NUL. The encoders call this for every field of hundreds of
- * thousands of objects, nearly always with room to spare: xgrow is only called when there is none. */
-static char *buf_room(struct buf *b, size_t n)
+/* The encoders call this for every field of hundreds of thousands of objects, nearly always with
+ * room to spare: xgrow is only called when there is none. */
+char *buf_room(struct buf *b, size_t n)
 {
 	if (b->cap - b->len <= n)
 		xgrow(&b->data, &b->cap, b->len + n + 1, 1);
@@ -77,8 +77,7 @@ void buf_vaddf(struct buf *b, const char *fmt, va_list ap)
 	va_end(aq);
 	if (n < 0)
 		return;
-	xgrow(&b->data, &b->cap, b->len + (size_t)n + 1, 1);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	vsnprintf(buf_room(b, (size_t)n), (size_t)n + 1, fmt, ap);
 	b->len += (size_t)n;
 }
 

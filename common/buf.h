@@ -19,6 +19,9 @@ void buf_free(struct buf *b);
 void buf_reset(struct buf *b);
 char *buf_steal(struct buf *b);
 void buf_add(struct buf *b, const void *data, size_t len);
+/* Where the next n bytes go, with room for them and the NUL after; the caller writes them, adds n to
+ * len and puts the NUL back. */
+char *buf_room(struct buf *b, size_t n);
 void buf_addc(struct buf *b, char c);
 void buf_adds(struct buf *b, const char *s);
 void buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

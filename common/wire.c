@@ -458,8 +458,7 @@ void wire_encode_envelope_v(Prospector__Envelope *env, unsigned protocol, struct
 
 	env->protocol = protocol;
 	n = prospector__envelope__get_packed_size(env);
-	xgrow(&out->data, &out->cap, out->len + n + 1, 1);
-	prospector__envelope__pack(env, (uint8_t *)out->data + out->len);
+	prospector__envelope__pack(env, (uint8_t *)buf_room(out, n));
 	out->len += n;
 	out->data[out->len] = '\0';
 }

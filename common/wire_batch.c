@@ -123,8 +123,7 @@ static void pb_batch_tail(struct buf *b, const Prospector__Batch *batch)
 
 		pb_tag(b, 10, PB_LEN);
 		buf_add_varint(b, n);
-		xgrow(&b->data, &b->cap, b->len + n + 1, 1);
-		b->len += prospector__source_info__pack(batch->info, (uint8_t *)b->data + b->len);
+		b->len += prospector__source_info__pack(batch->info, (uint8_t *)buf_room(b, n));
 		b->data[b->len] = '\0';
 	}
 	if (batch->has_mass_drop)
